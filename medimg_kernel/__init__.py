@@ -1,0 +1,73 @@
+"""medimg_kernel: the helper package of the medimg course kit.
+
+Lessons write ``import medimg_kernel as mk``. Every public name lives in the module of its concern and
+is re-exported here lazily, so ``import medimg_kernel`` stays fast and imports torch, MONAI or the
+widget libraries only when a name that needs them is first used.
+
+In IPython, ``%load_ext medimg_kernel`` adds the ``%medimg`` magic (``env``, ``tier``, ``banner``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute" (module relative to this package)
+_EXPORTS: dict[str, str] = {
+    # foundation
+    "device_policy": "device:device_policy",
+    "DevicePolicy": "device:DevicePolicy",
+    "get_tier": "tiers:get_tier",
+    "tier_params": "tiers:tier_params",
+    "TIERS": "tiers:TIERS",
+    "environment_report": "envinfo:environment_report",
+    "banner": "envinfo:banner",
+    "record_metrics": "course:record_metrics",
+    "run_course": "course:run_course",
+    # data layer
+    "fetch": "data:fetch",
+    "load": "data:load",
+    "datasets": "data:datasets",
+    "dataset_info": "data:dataset_info",
+    "synthetic": "data.synthetic:",
+    # models and training
+    "build_model": "models:build_model",
+    "Trainer": "train:Trainer",
+    # viewing
+    "view": "viz:view",
+    "compare": "viz:compare",
+    "snapshot": "viz:snapshot",
+    # grading
+    "check": "grading:check",
+    # explainability, fusion
+    "explain": "explain:explain",
+    "fusion": "fusion:",
+    # errors
+    "MedimgKernelError": "errors:MedimgKernelError",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension"])
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'medimg_kernel' has no attribute {name!r}")
+    mod_name, _, attr = target.partition(":")
+    module = importlib.import_module(f".{mod_name}", __name__)
+    value = getattr(module, attr) if attr else module
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the ``%medimg`` magic and the course defaults (``%load_ext medimg_kernel``)."""
+    from .ipython_ext import load_ipython_extension as _load
+
+    _load(ipython)
