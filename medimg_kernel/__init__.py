@@ -42,7 +42,7 @@ _EXPORTS: dict[str, str] = {
     # grading
     "check": "grading:check",
     # explainability, fusion
-    "explain": "explain:explain",
+    "explain": "explain:",  # a callable module: mk.explain(model, image, ...) and mk.explain.checks
     "fusion": "fusion:",
     # errors
     "MedimgKernelError": "errors:MedimgKernelError",

@@ -1,0 +1,22 @@
+"""``medimg env``: print the environment report (text, or JSON with ``--json``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``env`` sub-command."""
+    p = sub.add_parser("env", help="show versions, device/precision policy, tier, data folder, widgets, kernel",
+                       description="Show the environment the course runs in. Always exits 0.")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..envinfo import environment_report, format_report
+
+    report = environment_report()
+    print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
+    return 0
