@@ -1,0 +1,63 @@
+"""Viewing 3D medical images in notebooks: interactive widgets, linked comparisons and static snapshots.
+
+Public API
+----------
+``view(image, labels=None, overlay=None, *, backend="auto", render="multiplanar", window=None, ...)``
+    NiiVue (WebGL2) or the light 2D-canvas viewer; returns a :class:`View` with ``set_slice``,
+    ``set_opacity``, ``show_labels``/``hide_labels``, ``set_overlay_threshold``, ``set_window``, ``set_render``.
+``compare(image, prediction, truth, **options)``
+    Prediction / truth / error map with one shared crosshair, plus Dice per class in ``.summary``.
+``snapshot(image, labels=None, overlay=None, *, path=None, **options)``
+    A matplotlib ``Figure`` of three planes; PNG ``bytes`` when ``path`` (or ``as_bytes=True``) is given.
+``frontend_status()``, ``webgl2_status()``, ``check_browser()``
+    Are the widget front ends installed; did the browser report WebGL2.
+``WINDOW_PRESETS``
+    CT window presets (center, width) in HU.
+
+Only light modules are imported here; ipyniivue, anywidget and matplotlib load when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "view",
+    "View",
+    "compare",
+    "snapshot",
+    "frontend_status",
+    "webgl2_status",
+    "check_browser",
+    "WINDOW_PRESETS",
+    "as_volume",
+    "Volume",
+]
+
+_LAZY = {
+    "view": "view:view",
+    "View": "view:View",
+    "compare": "compare:compare",
+    "snapshot": "snapshot:snapshot",
+    "frontend_status": "frontend:frontend_status",
+    "webgl2_status": "probe:webgl2_status",
+    "check_browser": "probe:check_browser",
+    "WINDOW_PRESETS": "windowing:WINDOW_PRESETS",
+    "as_volume": "volume:as_volume",
+    "Volume": "volume:Volume",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'medimg_kernel.viz' has no attribute {name!r}")
+    mod, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(f".{mod}", __name__), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
