@@ -35,15 +35,21 @@ _EXPORTS: dict[str, str] = {
     # models and training
     "build_model": "models:build_model",
     "Trainer": "train:Trainer",
+    "seed_everything": "train:seed_everything",
+    "available_models": "models:available_models",
     # viewing
     "view": "viz:view",
     "compare": "viz:compare",
     "snapshot": "viz:snapshot",
     # grading
     "check": "grading:check",
+    "CheckFailed": "grading:CheckFailed",
     # explainability, fusion
     "explain": "explain:",  # a callable module: mk.explain(model, image, ...) and mk.explain.checks
     "fusion": "fusion:",
+    # lessons 04-05: detection (peaks, FROC) and domain shift/adaptation helpers
+    "detection": "detection:",
+    "domain": "domain:",
     # errors
     "MedimgKernelError": "errors:MedimgKernelError",
 }
