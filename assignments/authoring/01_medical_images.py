@@ -1,0 +1,222 @@
+# Assignment 01 - Medical images 101: Hounsfield units, windowing, orientation.
+# Authoring source of assignments/source/01_medical_images/01_medical_images.ipynb
+# (regenerate with `medimg grade build`; format: assignments/README.md).
+
+# %% [markdown] readonly id=intro
+# # Assignment 01 — Medical images 101
+#
+# Lesson 01 showed how a CT scanner stores numbers, how a radiologist *windows* them for display, and
+# how an affine matrix ties voxel indices to the patient. Here you implement those three pieces
+# yourself.
+#
+# * Write your code where it says `YOUR CODE HERE` (delete the `raise NotImplementedError()` line).
+# * Run the test cell below each exercise: it prints one line per check, with a hint when one fails.
+#   The grader also runs **hidden tests** (other inputs, edge cases), so solve the general problem.
+# * Everything runs on a CPU in seconds. Use `numpy` only.
+#
+# | Exercise | Points |
+# |---|---|
+# | 1. Stored values → Hounsfield units | 3 |
+# | 2. Window / level | 3 |
+# | 3. Orientation codes from an affine | 3 |
+# | 4. Written answer | 2 |
+
+# %% readonly id=setup
+import numpy as np
+from ct_phantom import make_ct_slice  # helper file shipped with this assignment
+
+import medimg_kernel as mk
+
+phantom = make_ct_slice(seed=0)
+print("stored dtype:", phantom["stored"].dtype, "shape:", phantom["stored"].shape,
+      "slope:", phantom["slope"], "intercept:", phantom["intercept"])
+
+# %% [markdown] readonly id=ex1_text
+# ## Exercise 1 — Hounsfield units (3 points)
+#
+# CT pixel data are stored as unsigned or signed integers. The DICOM tags *Rescale Slope* and
+# *Rescale Intercept* convert them to Hounsfield units: $HU = stored \times slope + intercept$.
+#
+# Implement `to_hounsfield(stored, slope, intercept)` returning a **float32** array of the same shape.
+# Beware: multiplying a `uint16` array keeps the integer type and can wrap around.
+
+# %% solution id=ex1_answer exercise=to_hounsfield
+def to_hounsfield(stored, slope, intercept):
+    """Convert stored CT values to Hounsfield units (float32, same shape)."""
+    ### BEGIN SOLUTION
+    return (np.asarray(stored, dtype=np.float64) * float(slope) + float(intercept)).astype(np.float32)
+    ### END SOLUTION
+
+# %% tests id=ex1_tests points=3
+def test_air_and_water():
+    """air (-1000 HU) and water (0 HU) for slope 1, intercept -1024. Hint: HU = stored * slope + intercept"""
+    hu = to_hounsfield(np.array([24, 1024], dtype=np.uint16), 1.0, -1024.0)
+    assert np.allclose(hu, [-1000.0, 0.0])
+
+
+def test_float32_same_shape():
+    """returns float32 with the input's shape. Hint: convert with .astype(np.float32) at the end"""
+    hu = to_hounsfield(phantom["stored"], phantom["slope"], phantom["intercept"])
+    assert hu.dtype == np.float32 and hu.shape == phantom["stored"].shape
+
+
+def test_phantom_range():
+    """the phantom's body is between -1024 and 3071 HU. Hint: use the slope and intercept you are given"""
+    hu = to_hounsfield(phantom["stored"], phantom["slope"], phantom["intercept"])
+    assert -1100 < hu.min() < -900 and 900 < hu.max() < 3100
+
+
+mk.check("to_hounsfield", test_air_and_water, test_float32_same_shape, test_phantom_range, budget=5)
+### BEGIN HIDDEN TESTS
+def _hu_slope_half():
+    hu = to_hounsfield(np.array([[0, 4000]], dtype=np.int16), 0.5, -1000)
+    assert hu.shape == (1, 2) and np.allclose(hu, [[-1000.0, 1000.0]])
+
+
+def _hu_no_wraparound():
+    big = np.array([60000], dtype=np.uint16)
+    assert np.allclose(to_hounsfield(big, 2, -1024), [118976.0])
+
+
+def _hu_held_out_phantom():
+    other = make_ct_slice(seed=11)
+    ref = other["stored"].astype(np.float64) * other["slope"] + other["intercept"]
+    assert np.allclose(to_hounsfield(other["stored"], other["slope"], other["intercept"]), ref, atol=1e-3)
+
+
+mk.check("to_hounsfield", _hu_slope_half, _hu_no_wraparound, _hu_held_out_phantom, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex2_text
+# ## Exercise 2 — Window / level (3 points)
+#
+# A display window with centre `level` and `width` maps `level - width/2` to 0 and `level + width/2`
+# to 1, linearly in between, and clips outside. Implement `window(hu, level, width)` returning float
+# values in $[0, 1]$ with the input's shape. Typical presets: soft tissue (40, 400), lung (-600, 1500),
+# bone (400, 1800).
+
+# %% solution id=ex2_answer exercise=window
+def window(hu, level, width):
+    """Map Hounsfield units to [0, 1] for display with the given window level and width."""
+    ### BEGIN SOLUTION
+    hu = np.asarray(hu, dtype=np.float64)
+    low = level - width / 2.0
+    return np.clip((hu - low) / float(width), 0.0, 1.0)
+    ### END SOLUTION
+
+# %% tests id=ex2_tests points=3
+def test_centre_is_half():
+    """the window centre maps to 0.5. Hint: subtract the lower edge (level - width/2), divide by width"""
+    assert np.isclose(np.asarray(window(np.array([40.0]), 40, 400))[0], 0.5)
+
+
+def test_clipping():
+    """values below the window give 0, above give 1. Hint: np.clip(..., 0, 1)"""
+    out = np.asarray(window(np.array([-1000.0, 3000.0]), 40, 400))
+    assert np.allclose(out, [0.0, 1.0])
+
+
+def test_shape_and_monotonic():
+    """keeps the shape and never decreases. Hint: a linear map with a positive slope, then clipping"""
+    hu = np.linspace(-1200, 1200, 60).reshape(3, 4, 5)
+    out = np.asarray(window(hu, -600, 1500))
+    assert out.shape == hu.shape and np.all(np.diff(out.ravel()) >= 0)
+
+
+mk.check("window", test_centre_is_half, test_clipping, test_shape_and_monotonic, budget=5)
+### BEGIN HIDDEN TESTS
+def _win_edges_bone():
+    out = np.asarray(window(np.array([-500.0, 400.0, 1300.0, 2000.0]), 400, 1800))
+    assert np.allclose(out, [0.0, 0.5, 1.0, 1.0])
+
+
+def _win_held_out():
+    rng = np.random.default_rng(5)
+    hu = rng.uniform(-1100, 2000, size=(8, 8))
+    ref = np.clip((hu - (-160 - 350 / 2)) / 350, 0, 1)
+    assert np.allclose(np.asarray(window(hu, -160, 350)), ref, atol=1e-6)
+
+
+def _win_integer_input():
+    out = np.asarray(window(np.array([0, 100], dtype=np.int16), 50, 100))
+    assert np.allclose(out, [0.0, 1.0])
+
+
+mk.check("window", _win_edges_bone, _win_held_out, _win_integer_input, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex3_text
+# ## Exercise 3 — Orientation codes (3 points)
+#
+# The 4×4 affine of a NIfTI image maps voxel indices $(i, j, k)$ to world coordinates in RAS+
+# (x → Right, y → Anterior, z → Superior). Each voxel axis points mostly along one world axis, with a
+# sign. Implement `orientation_codes(affine)` returning a 3-letter string: for each voxel axis the
+# world direction it points to, one of `R/L`, `A/P`, `S/I` (e.g. `"RAS"`, `"LPS"`, `"PSR"`).
+# Use only the 3×3 part; the axis is the one with the largest absolute component.
+
+# %% solution id=ex3_answer exercise=orientation
+def orientation_codes(affine):
+    """Return the orientation code (e.g. 'RAS', 'LPS') of a 4x4 voxel-to-world affine."""
+    ### BEGIN SOLUTION
+    m = np.asarray(affine, dtype=float)[:3, :3]
+    letters = (("R", "L"), ("A", "P"), ("S", "I"))
+    codes = []
+    for col in range(3):
+        axis = int(np.argmax(np.abs(m[:, col])))
+        codes.append(letters[axis][0] if m[axis, col] > 0 else letters[axis][1])
+    return "".join(codes)
+    ### END SOLUTION
+
+# %% tests id=ex3_tests points=3
+def test_identity_is_ras():
+    """the identity affine is 'RAS'. Hint: column j of affine[:3, :3] is where voxel axis j points"""
+    assert orientation_codes(np.eye(4)) == "RAS"
+
+
+def test_dicom_lps():
+    """flipping x and y gives 'LPS' (DICOM's patient convention). Hint: a negative component flips the letter"""
+    assert orientation_codes(np.diag([-1.0, -1.0, 1.0, 1.0])) == "LPS"
+
+
+def test_spacing_does_not_matter():
+    """voxel spacing (0.7 x 0.7 x 3 mm) does not change the code. Hint: compare directions, not lengths"""
+    assert orientation_codes(np.diag([0.7, 0.7, 3.0, 1.0])) == "RAS"
+
+
+mk.check("orientation", test_identity_is_ras, test_dicom_lps, test_spacing_does_not_matter, budget=5)
+### BEGIN HIDDEN TESTS
+def _ori_permuted():
+    aff = np.array([[0, 0, -2.0, 10], [1.5, 0, 0, -3], [0, -1.0, 0, 7], [0, 0, 0, 1]])
+    assert orientation_codes(aff) == "AIL"
+
+
+def _ori_oblique():
+    theta = np.deg2rad(20)
+    rot = np.array([[np.cos(theta), -np.sin(theta), 0], [np.sin(theta), np.cos(theta), 0], [0, 0, 1]])
+    aff = np.eye(4)
+    aff[:3, :3] = rot @ np.diag([1.0, -1.0, -1.0])
+    assert orientation_codes(aff) == "RPI"
+
+
+def _ori_returns_str():
+    out = orientation_codes(np.diag([1.0, 1.0, -1.0, 1.0]))
+    assert isinstance(out, str) and out == "RAI"
+
+
+mk.check("orientation", _ori_permuted, _ori_oblique, _ori_returns_str, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=q4_text
+# ## Exercise 4 — Written answer (2 points, graded by your instructor)
+#
+# A lung nodule of about 30 HU sits next to lung tissue (about −850 HU). Explain in two or three
+# sentences which of the presets *soft tissue (40, 400)* and *lung (−600, 1500)* shows the nodule's
+# **margin against the lung** better and why, in terms of how many HU one grey level spans.
+
+# %% [markdown] manual id=q4_answer points=2
+# ### BEGIN SOLUTION
+# The lung window: it covers both −850 HU (grey ≈ 0.17) and 30 HU (≈ 0.75), so the margin is a visible
+# step between two grey levels. In the soft-tissue window everything below −160 HU is clipped to black,
+# so lung and air look identical and only the nodule's bright side is seen; its narrow width (400 HU)
+# is meant for small contrasts *inside* soft tissue.
+# ### END SOLUTION

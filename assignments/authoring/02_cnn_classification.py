@@ -1,0 +1,283 @@
+# Assignment 02 - CNN classification: class imbalance, a weighted loss, sensitivity/specificity and AUC.
+# Authoring source of assignments/source/02_cnn_classification/02_cnn_classification.ipynb
+# (regenerate with `medimg grade build`; format: assignments/README.md).
+
+# %% [markdown] readonly id=intro
+# # Assignment 02 — Classification metrics and class imbalance
+#
+# In lesson 02 a classifier met a data set where positives are rare. A plain loss then rewards
+# predicting "negative" everywhere, and accuracy hides it. Here you build the tools that expose and fix
+# that: class frequencies, a weighted binary cross-entropy, sensitivity/specificity at a threshold, and
+# the ROC AUC.
+#
+# * Use `numpy` only (no scikit-learn in your answers).
+# * Run each test cell to check your work; hidden tests use other data and edge cases.
+#
+# | Exercise | Points |
+# |---|---|
+# | 1. Class frequencies and balancing weights | 2 |
+# | 2. Weighted binary cross-entropy | 3 |
+# | 3. Sensitivity and specificity at a threshold | 2 |
+# | 4. ROC AUC from ranks | 3 |
+
+# %% readonly id=setup
+import numpy as np
+
+import medimg_kernel as mk
+
+rng = np.random.default_rng(0)
+# 200 chest images x 3 findings (multi-label, rare positives) and a model's scores for them
+labels = (rng.random((200, 3)) < np.array([0.05, 0.2, 0.5])).astype(int)
+scores = np.clip(labels * 0.35 + rng.normal(0.35, 0.2, labels.shape), 0, 1)
+print("positives per finding:", labels.sum(axis=0), "of", len(labels))
+
+# %% [markdown] readonly id=ex1_text
+# ## Exercise 1 — Class frequencies (2 points)
+#
+# Implement `class_frequencies(labels)` for a `(N, C)` array of 0/1 labels: return `(pos_freq, neg_freq)`,
+# two float arrays of length `C` with the fraction of positives and negatives per column.
+#
+# Then `balancing_weights(labels)` returns `(w_pos, w_neg)` such that positives and negatives contribute
+# **equally** to the loss: $w_{pos} \cdot f_{pos} = w_{neg} \cdot f_{neg}$ in every column. Use
+# $w_{pos} = f_{neg}$ and $w_{neg} = f_{pos}$.
+
+# %% solution id=ex1_answer exercise=frequencies
+def class_frequencies(labels):
+    """Return (pos_freq, neg_freq): fraction of positive and negative labels per column."""
+    ### BEGIN SOLUTION
+    labels = np.asarray(labels, dtype=float)
+    if labels.ndim == 1:
+        labels = labels[:, None]
+    pos = labels.mean(axis=0)
+    return pos, 1.0 - pos
+    ### END SOLUTION
+
+
+def balancing_weights(labels):
+    """Return (w_pos, w_neg) so that positives and negatives contribute equally per column."""
+    ### BEGIN SOLUTION
+    pos, neg = class_frequencies(labels)
+    return neg, pos
+    ### END SOLUTION
+
+# %% tests id=ex1_tests points=2
+def test_frequencies_small():
+    """frequencies of a 4 x 2 example. Hint: the mean of a 0/1 column is its fraction of ones"""
+    pos, neg = class_frequencies(np.array([[1, 0], [0, 0], [1, 1], [0, 0]]))
+    assert np.allclose(pos, [0.5, 0.25]) and np.allclose(neg, [0.5, 0.75])
+
+
+def test_weights_balance_contributions():
+    """weighted positives equal weighted negatives. Hint: w_pos = neg_freq, w_neg = pos_freq"""
+    pos, neg = class_frequencies(labels)
+    w_pos, w_neg = balancing_weights(labels)
+    assert np.allclose(w_pos * pos, w_neg * neg)
+
+
+mk.check("frequencies", test_frequencies_small, test_weights_balance_contributions, budget=5)
+### BEGIN HIDDEN TESTS
+def _freq_held_out():
+    lab = (np.random.default_rng(3).random((50, 4)) < 0.3).astype(int)
+    pos, neg = class_frequencies(lab)
+    assert np.allclose(pos, lab.mean(0)) and np.allclose(pos + neg, 1)
+
+
+def _freq_all_negative_column():
+    w_pos, w_neg = balancing_weights(np.array([[0, 1], [0, 1], [0, 0]]))
+    assert np.allclose(w_pos, [1.0, 1 / 3]) and np.allclose(w_neg, [0.0, 2 / 3])
+
+
+mk.check("frequencies", _freq_held_out, _freq_all_negative_column, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex2_text
+# ## Exercise 2 — Weighted binary cross-entropy (3 points)
+#
+# $$L = -\frac{1}{N}\sum_{i}\sum_{c}\Big[w_{pos,c}\, y_{ic}\log(p_{ic} + \epsilon)
+#       + w_{neg,c}\,(1-y_{ic})\log(1-p_{ic} + \epsilon)\Big]$$
+#
+# Implement `weighted_bce(y_true, y_prob, w_pos, w_neg, eps=1e-7)` for `(N, C)` arrays and length-`C`
+# weights, returning a Python `float`. Sum over the columns, average over the samples.
+
+# %% solution id=ex2_answer exercise=weighted_bce
+def weighted_bce(y_true, y_prob, w_pos, w_neg, eps=1e-7):
+    """Weighted binary cross-entropy summed over classes and averaged over samples."""
+    ### BEGIN SOLUTION
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(y_prob, dtype=float)
+    if y.ndim == 1:
+        y, p = y[:, None], p[:, None]
+    w_pos = np.asarray(w_pos, dtype=float)
+    w_neg = np.asarray(w_neg, dtype=float)
+    per = w_pos * y * np.log(p + eps) + w_neg * (1 - y) * np.log(1 - p + eps)
+    return float(-per.sum(axis=1).mean())
+    ### END SOLUTION
+
+# %% tests id=ex2_tests points=3
+def test_single_value():
+    """one positive predicted 0.5 with w_pos=2 gives 2*log 2. Hint: -w_pos * log(p) for a positive"""
+    loss = weighted_bce(np.array([[1]]), np.array([[0.5]]), np.array([2.0]), np.array([1.0]))
+    assert np.isclose(loss, 2 * np.log(2), atol=1e-5)
+
+
+def test_returns_float_and_is_positive():
+    """a positive Python float on the lesson data. Hint: return float(...)"""
+    w_pos, w_neg = np.array([0.95, 0.8, 0.5]), np.array([0.05, 0.2, 0.5])
+    loss = weighted_bce(labels, scores, w_pos, w_neg)
+    assert isinstance(loss, float) and loss > 0
+
+
+def test_perfect_prediction_is_near_zero():
+    """p = y gives (almost) zero loss. Hint: eps keeps log(0) finite"""
+    loss = weighted_bce(labels, labels.astype(float), np.ones(3), np.ones(3))
+    assert abs(loss) < 1e-5
+
+
+mk.check("weighted_bce", test_single_value, test_returns_float_and_is_positive,
+         test_perfect_prediction_is_near_zero, budget=5)
+### BEGIN HIDDEN TESTS
+def _wbce_reference():
+    rng2 = np.random.default_rng(9)
+    y = (rng2.random((30, 2)) < 0.4).astype(int)
+    p = rng2.uniform(0.01, 0.99, (30, 2))
+    wp, wn = np.array([0.6, 0.7]), np.array([0.4, 0.3])
+    ref = -(wp * y * np.log(p + 1e-7) + wn * (1 - y) * np.log(1 - p + 1e-7)).sum(1).mean()
+    assert np.isclose(weighted_bce(y, p, wp, wn), ref, rtol=1e-6)
+
+
+def _wbce_confident_mistake_finite():
+    loss = weighted_bce(np.array([[1, 0]]), np.array([[0.0, 1.0]]), np.ones(2), np.ones(2))
+    assert np.isfinite(loss) and loss > 20
+
+
+def _wbce_weights_matter():
+    y, p = np.array([[1], [0]]), np.array([[0.3], [0.3]])
+    a = weighted_bce(y, p, np.array([1.0]), np.array([1.0]))
+    b = weighted_bce(y, p, np.array([3.0]), np.array([1.0]))
+    assert b > a + 0.5
+
+
+mk.check("weighted_bce", _wbce_reference, _wbce_confident_mistake_finite, _wbce_weights_matter,
+         budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex3_text
+# ## Exercise 3 — Sensitivity and specificity at a threshold (2 points)
+#
+# Implement `sens_spec(y_true, y_score, threshold)` for 1-D arrays: predict positive when
+# `score >= threshold`; return `(sensitivity, specificity)` as floats. If there are no positives
+# (or negatives), the corresponding value is `nan`.
+
+# %% solution id=ex3_answer exercise=sens_spec
+def sens_spec(y_true, y_score, threshold):
+    """Return (sensitivity, specificity) when predicting positive for score >= threshold."""
+    ### BEGIN SOLUTION
+    y = np.asarray(y_true).astype(bool)
+    pred = np.asarray(y_score) >= threshold
+    tp = np.sum(pred & y)
+    tn = np.sum(~pred & ~y)
+    sens = tp / y.sum() if y.sum() else float("nan")
+    spec = tn / (~y).sum() if (~y).sum() else float("nan")
+    return float(sens), float(spec)
+    ### END SOLUTION
+
+# %% tests id=ex3_tests points=2
+def test_small_example():
+    """2 of 3 positives and 1 of 2 negatives right. Hint: sensitivity = TP / positives"""
+    sens, spec = sens_spec(np.array([1, 1, 1, 0, 0]), np.array([0.9, 0.6, 0.2, 0.7, 0.1]), 0.5)
+    assert np.isclose(sens, 2 / 3) and np.isclose(spec, 0.5)
+
+
+def test_threshold_is_inclusive():
+    """a score equal to the threshold counts as positive. Hint: use >="""
+    sens, spec = sens_spec(np.array([1, 0]), np.array([0.5, 0.4]), 0.5)
+    assert sens == 1.0 and spec == 1.0
+
+
+mk.check("sens_spec", test_small_example, test_threshold_is_inclusive, budget=5)
+### BEGIN HIDDEN TESTS
+def _ss_no_positives():
+    sens, spec = sens_spec(np.array([0, 0, 0]), np.array([0.1, 0.8, 0.3]), 0.5)
+    assert np.isnan(sens) and np.isclose(spec, 2 / 3)
+
+
+def _ss_extremes():
+    y, s = labels[:, 1], scores[:, 1]
+    assert sens_spec(y, s, -1.0)[0] == 1.0 and sens_spec(y, s, 2.0)[1] == 1.0
+
+
+def _ss_held_out():
+    rng3 = np.random.default_rng(21)
+    y = rng3.random(40) < 0.5
+    s = rng3.random(40)
+    t = 0.37
+    ref = ((s >= t) & y).sum() / y.sum(), ((s < t) & ~y).sum() / (~y).sum()
+    assert np.allclose(sens_spec(y.astype(int), s, t), ref)
+
+
+mk.check("sens_spec", _ss_no_positives, _ss_extremes, _ss_held_out, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex4_text
+# ## Exercise 4 — ROC AUC from ranks (3 points)
+#
+# The AUC is the probability that a random positive scores higher than a random negative (ties count
+# one half). Implement `roc_auc(y_true, y_score)` by comparing scores of positives and negatives
+# (or with ranks: the Mann–Whitney statistic). Return a float; `nan` when one class is missing.
+
+# %% solution id=ex4_answer exercise=roc_auc
+def roc_auc(y_true, y_score):
+    """ROC AUC as P(score of a positive > score of a negative), ties counted 1/2."""
+    ### BEGIN SOLUTION
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(y_score, dtype=float)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+    ### END SOLUTION
+
+# %% tests id=ex4_tests points=3
+def test_perfect_and_reversed():
+    """perfect ranking gives 1, reversed gives 0. Hint: count positive-negative pairs in the right order"""
+    y = np.array([0, 0, 1, 1])
+    assert roc_auc(y, np.array([0.1, 0.2, 0.8, 0.9])) == 1.0
+    assert roc_auc(y, np.array([0.9, 0.8, 0.2, 0.1])) == 0.0
+
+
+def test_ties_count_half():
+    """all scores equal gives 0.5. Hint: a tied pair counts 1/2"""
+    assert np.isclose(roc_auc(np.array([0, 1, 0, 1]), np.full(4, 0.3)), 0.5)
+
+
+def test_lesson_scores_are_informative():
+    """the lesson model's AUC for finding 3 is clearly above chance. Hint: compare every pair"""
+    assert 0.75 < roc_auc(labels[:, 2], scores[:, 2]) <= 1.0
+
+
+mk.check("roc_auc", test_perfect_and_reversed, test_ties_count_half, test_lesson_scores_are_informative,
+         budget=5)
+### BEGIN HIDDEN TESTS
+def _auc_held_out():
+    rng4 = np.random.default_rng(33)
+    y = rng4.random(60) < 0.3
+    s = np.round(rng4.random(60) + 0.3 * y, 1)  # with ties
+    pos, neg = s[y], s[~y]
+    ref = ((pos[:, None] > neg).sum() + 0.5 * (pos[:, None] == neg).sum()) / (len(pos) * len(neg))
+    assert np.isclose(roc_auc(y.astype(int), s), ref)
+
+
+def _auc_one_class():
+    assert np.isnan(roc_auc(np.zeros(5), np.linspace(0, 1, 5)))
+
+
+def _auc_invariant_to_monotone_transform():
+    y, s = labels[:, 1], scores[:, 1]
+    assert np.isclose(roc_auc(y, s), roc_auc(y, np.exp(3 * s)))
+
+
+mk.check("roc_auc", _auc_held_out, _auc_one_class, _auc_invariant_to_monotone_transform, budget=5,
+         hidden=True)
+### END HIDDEN TESTS

@@ -1,0 +1,230 @@
+# Assignment 03 - Segmentation: hard and soft Dice (with empty masks) and a DiceCE loss.
+# Authoring source of assignments/source/03_segmentation/03_segmentation.ipynb
+# (regenerate with `medimg grade build`; format: assignments/README.md).
+
+# %% [markdown] readonly id=intro
+# # Assignment 03 — Dice, soft Dice and DiceCE
+#
+# Lesson 03 trained a U-Net with MONAI's `DiceCELoss` and reported the Dice score. Here you write both
+# yourself: the **hard Dice** used to evaluate binary masks (including the awkward empty-mask cases),
+# the differentiable **soft Dice loss** used for training, and their combination with cross-entropy.
+#
+# * Use `numpy` for exercise 1 and `torch` for exercises 2–3 (no MONAI in your answers: the point is
+#   to see what its `DiceLoss` and `DiceCELoss(sigmoid=True)` compute; your results should match them).
+#
+# | Exercise | Points |
+# |---|---|
+# | 1. Hard Dice with empty masks | 3 |
+# | 2. Soft Dice loss | 3 |
+# | 3. DiceCE loss | 2 |
+# | 4. Written answer | 2 |
+
+# %% readonly id=setup
+import numpy as np
+import torch
+
+import medimg_kernel as mk
+
+torch.manual_seed(0)
+yy, xx = np.mgrid[:32, :32]
+truth = ((yy - 16) ** 2 + (xx - 14) ** 2 < 64).astype(np.uint8)  # a disc of radius 8
+shifted = np.roll(truth, 3, axis=1)  # the same disc moved 3 pixels: a typical near miss
+print("foreground pixels:", int(truth.sum()), "overlap with shifted:", int((truth & shifted).sum()))
+
+# %% [markdown] readonly id=ex1_text
+# ## Exercise 1 — Hard Dice (3 points)
+#
+# $\text{Dice}(A, B) = \dfrac{2|A \cap B|}{|A| + |B|}$ for binary masks of any shape (treat non-zero as
+# foreground). When **both** masks are empty the formula is $0/0$: return `empty_value` (default 1.0,
+# "nothing to find and nothing found"). Return a Python `float`.
+
+# %% solution id=ex1_answer exercise=dice_hard
+def dice_hard(pred, target, empty_value=1.0):
+    """Dice overlap of two binary masks; ``empty_value`` when both are empty."""
+    ### BEGIN SOLUTION
+    a = np.asarray(pred) != 0
+    b = np.asarray(target) != 0
+    denom = a.sum() + b.sum()
+    if denom == 0:
+        return float(empty_value)
+    return float(2.0 * np.logical_and(a, b).sum() / denom)
+    ### END SOLUTION
+
+# %% tests id=ex1_tests points=3
+def test_identical_and_disjoint():
+    """identical masks give 1, disjoint masks give 0. Hint: 2 * overlap / (size A + size B)"""
+    assert dice_hard(truth, truth) == 1.0
+    assert dice_hard(truth, np.roll(truth, 16, axis=1)) == 0.0
+
+
+def test_near_miss():
+    """the disc shifted by 3 px. Hint: count overlap pixels with a logical and"""
+    overlap = (truth & shifted).sum()
+    assert np.isclose(dice_hard(shifted, truth), 2 * overlap / (2 * truth.sum()))
+
+
+def test_both_empty():
+    """two empty masks give empty_value. Hint: check the denominator before dividing"""
+    empty = np.zeros((4, 4))
+    assert dice_hard(empty, empty) == 1.0 and dice_hard(empty, empty, empty_value=0.0) == 0.0
+
+
+mk.check("dice_hard", test_identical_and_disjoint, test_near_miss, test_both_empty, budget=5)
+### BEGIN HIDDEN TESTS
+def _dh_one_empty():
+    assert dice_hard(np.zeros((8, 8)), truth[:8, :8] * 0 + np.eye(8)) == 0.0
+
+
+def _dh_non_binary_values_3d():
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 3, (5, 6, 7))
+    b = rng.integers(0, 2, (5, 6, 7)) * 7
+    ref = 2 * ((a > 0) & (b > 0)).sum() / ((a > 0).sum() + (b > 0).sum())
+    assert np.isclose(dice_hard(a, b), ref)
+
+
+def _dh_bool_input():
+    assert isinstance(dice_hard(truth.astype(bool), shifted.astype(bool)), float)
+
+
+mk.check("dice_hard", _dh_one_empty, _dh_non_binary_values_3d, _dh_bool_input, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex2_text
+# ## Exercise 2 — Soft Dice loss (3 points)
+#
+# For probabilities `probs` and a binary `target`, both shaped `(B, 1, H, W)` (or `(B, 1, D, H, W)`),
+# compute per sample $d_b = \dfrac{2\sum p t + s}{\sum p + \sum t + s}$ over all non-batch dimensions,
+# and return the **loss** $1 - \text{mean}_b\, d_b$ as a scalar tensor that gradients flow through.
+# `s = smooth` (default `1e-5`) makes an empty prediction of an empty target a perfect score.
+
+# %% solution id=ex2_answer exercise=soft_dice
+def soft_dice_loss(probs, target, smooth=1e-5):
+    """1 - mean over the batch of the soft Dice of each sample (differentiable)."""
+    ### BEGIN SOLUTION
+    dims = tuple(range(1, probs.ndim))
+    inter = (probs * target).sum(dim=dims)
+    denom = probs.sum(dim=dims) + target.sum(dim=dims)
+    return 1.0 - ((2.0 * inter + smooth) / (denom + smooth)).mean()
+    ### END SOLUTION
+
+# %% tests id=ex2_tests points=3
+t_truth = torch.from_numpy(truth).float()[None, None]
+
+
+def test_perfect_is_zero():
+    """probs equal to the target give a loss of about 0. Hint: sum over every dim except the batch"""
+    assert soft_dice_loss(t_truth, t_truth).item() < 1e-4
+
+
+def test_half_probability():
+    """probability 0.5 on the disc and 0 elsewhere gives 1 - 1/1.5. Hint: 2*sum(p*t) / (sum p + sum t)"""
+    loss = soft_dice_loss(0.5 * t_truth, t_truth).item()
+    assert abs(loss - (1 - 1 / 1.5)) < 1e-4
+
+
+def test_gradient_flows():
+    """the loss is a scalar tensor with a gradient. Hint: use torch operations only, no .numpy()"""
+    p = torch.full_like(t_truth, 0.3, requires_grad=True)
+    loss = soft_dice_loss(p, t_truth)
+    loss.backward()
+    assert loss.ndim == 0 and p.grad is not None and torch.isfinite(p.grad).all()
+
+
+mk.check("soft_dice", test_perfect_is_zero, test_half_probability, test_gradient_flows, budget=10)
+### BEGIN HIDDEN TESTS
+def _sd_matches_reference():
+    g = torch.Generator().manual_seed(7)
+    p = torch.rand(3, 1, 6, 7, 5, generator=g)
+    t = (torch.rand(3, 1, 6, 7, 5, generator=g) > 0.6).float()
+    num = 2 * (p * t).flatten(1).sum(1) + 1e-5
+    ref = 1 - (num / (p.flatten(1).sum(1) + t.flatten(1).sum(1) + 1e-5)).mean()
+    assert torch.allclose(soft_dice_loss(p, t), ref, atol=1e-5)
+
+
+def _sd_empty_pair_is_perfect():
+    z = torch.zeros(2, 1, 4, 4)
+    assert soft_dice_loss(z, z).item() < 1e-4
+
+
+def _sd_per_sample_mean():
+    a = torch.stack([t_truth[0], torch.zeros_like(t_truth[0])])
+    t = torch.stack([t_truth[0], t_truth[0]])
+    assert abs(soft_dice_loss(a, t).item() - 0.5) < 1e-3
+
+
+mk.check("soft_dice", _sd_matches_reference, _sd_empty_pair_is_perfect, _sd_per_sample_mean, budget=10,
+         hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex3_text
+# ## Exercise 3 — DiceCE (2 points)
+#
+# Segmentation networks output **logits**. `dice_ce_loss(logits, target, lambda_dice=1.0, lambda_ce=1.0)`
+# returns `lambda_dice * soft_dice_loss(sigmoid(logits), target) + lambda_ce * BCE(logits, target)`,
+# where BCE is the mean binary cross-entropy **computed from logits** (numerically stable; see
+# `torch.nn.functional.binary_cross_entropy_with_logits`). You may call your `soft_dice_loss`.
+
+# %% solution id=ex3_answer exercise=dice_ce
+def dice_ce_loss(logits, target, lambda_dice=1.0, lambda_ce=1.0):
+    """Soft Dice loss of sigmoid(logits) plus binary cross-entropy from logits, weighted."""
+    ### BEGIN SOLUTION
+    import torch.nn.functional as F
+
+    dice = soft_dice_loss(torch.sigmoid(logits), target)
+    ce = F.binary_cross_entropy_with_logits(logits, target)
+    return lambda_dice * dice + lambda_ce * ce
+    ### END SOLUTION
+
+# %% tests id=ex3_tests points=2 requires=soft_dice
+def test_confident_right_is_small():
+    """large logits of the right sign give a loss near 0. Hint: dice of sigmoid(logits) + BCE"""
+    logits = (t_truth * 2 - 1) * 20
+    assert dice_ce_loss(logits, t_truth).item() < 1e-3
+
+
+def test_weights_apply():
+    """lambda_ce=0 leaves only the Dice part. Hint: multiply each part by its lambda"""
+    logits = torch.zeros_like(t_truth)
+    only_dice = dice_ce_loss(logits, t_truth, lambda_ce=0.0).item()
+    assert abs(only_dice - soft_dice_loss(torch.sigmoid(logits), t_truth).item()) < 1e-5
+
+
+mk.check("dice_ce", test_confident_right_is_small, test_weights_apply, budget=10)
+### BEGIN HIDDEN TESTS
+def _dce_matches_reference():
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(2, 1, 8, 8, generator=g) * 3
+    t = (torch.rand(2, 1, 8, 8, generator=g) > 0.5).float()
+    p = torch.sigmoid(x)
+    dice = 1 - ((2 * (p * t).flatten(1).sum(1) + 1e-5) / (p.flatten(1).sum(1) + t.flatten(1).sum(1) + 1e-5)).mean()
+    bce = -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
+    ref = 0.5 * dice + 2.0 * bce
+    assert torch.allclose(dice_ce_loss(x, t, lambda_dice=0.5, lambda_ce=2.0), ref, atol=1e-4)
+    ref = dice + bce
+    assert torch.allclose(dice_ce_loss(x, t), ref, atol=1e-5)
+
+
+def _dce_stable_for_huge_logits():
+    x = torch.full((1, 1, 4, 4), 500.0)
+    loss = dice_ce_loss(x, torch.zeros(1, 1, 4, 4))
+    assert torch.isfinite(loss) and loss.item() > 100
+
+
+mk.check("dice_ce", _dce_matches_reference, _dce_stable_for_huge_logits, budget=10, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=q4_text
+# ## Exercise 4 — Written answer (2 points, graded by your instructor)
+#
+# A 3D scan has a 500-voxel tumour among 2 million voxels. Explain in two or three sentences why a model
+# that predicts "background everywhere" has a pixel accuracy above 99.9 % but a Dice of 0, and why the
+# Dice part of DiceCE helps training on such data while the cross-entropy part still matters.
+
+# %% [markdown] manual id=q4_answer points=2
+# ### BEGIN SOLUTION
+# Accuracy counts the huge number of correct background voxels, so missing the 500 tumour voxels changes
+# it by only 0.025 %; Dice only looks at the foreground overlap (2·0 / (0 + 500) = 0). The Dice loss is
+# normalised by the foreground size, so the rare class drives the gradient; cross-entropy gives smooth,
+# per-voxel gradients (also where the prediction is empty or confident), which stabilises early training.
+# ### END SOLUTION

@@ -1,0 +1,253 @@
+# Assignment 09 - Explaining image models: the pointing game, deletion curves and the randomisation check.
+# Authoring source of assignments/source/09_explaining_image_models/09_explaining_image_models.ipynb
+# (regenerate with `medimg grade build`; format: assignments/README.md).
+
+# %% [markdown] readonly id=intro
+# # Assignment 09 — Checking saliency maps
+#
+# Lesson 09 scored saliency maps with `medimg_kernel.explain.checks`. Here you implement the three core
+# checks yourself, in numpy, on small synthetic lesion images whose true masks are known:
+#
+# * Use `numpy` (and `scipy.stats.rankdata` if you like); not `medimg_kernel.explain`.
+# * Run each test cell to check your work; hidden tests use other data and edge cases.
+#
+# | Exercise | Points |
+# |---|---|
+# | 1. The pointing game and its chance level | 3 |
+# | 2. A deletion curve and its AUC | 4 |
+# | 3. Spearman rank correlation for the randomisation check | 3 |
+
+# %% readonly id=setup
+import numpy as np
+from scipy import ndimage
+from scipy.stats import rankdata  # noqa: F401  (available for exercise 3)
+
+import medimg_kernel as mk
+
+data = mk.synthetic.lesions2d(12, seed=0, size=24, prevalence=1.0, contrast=0.4, radius=(0.1, 0.15))
+images, masks = data["images"][:, 0], data["masks"][:, 0].astype(bool)  # (12, 24, 24) each
+
+# a "good" saliency map: the image minus its blurred background (bright blobs stand out) ...
+
+good_maps = np.stack([np.clip(im - ndimage.gaussian_filter(im, 4), 0, None) for im in images])
+# ... and a poor one: smooth noise that knows nothing about the lesions
+bad_maps = np.stack([ndimage.gaussian_filter(np.random.default_rng(i).random((24, 24)), 2) for i in range(12)])
+
+
+def lesion_probability(image, mask):
+    """A toy model: the lesion probability grows with the mean brightness inside the true lesion."""
+    return float(1 / (1 + np.exp(-20 * (image[mask].mean() - 0.45))))
+
+
+print(images.shape, "mask area fraction", masks.mean().round(3))
+
+# %% [markdown] readonly id=ex1_text
+# ## Exercise 1 — The pointing game (3 points)
+#
+# Implement `pointing_game(maps, masks)` for arrays of shape `(N, H, W)`: for every image whose mask is
+# **not empty**, the map's maximum (use `np.argmax` on the flattened map; the first maximum wins ties) is a
+# *hit* if it lies inside the mask. Return `(accuracy, chance)` as Python floats, where `accuracy` is
+# hits / images counted and `chance` is the mean mask area fraction of those same images (the accuracy of a
+# point drawn at random).
+
+# %% solution id=ex1_answer exercise=pointing_game
+def pointing_game(maps, masks):
+    """Return (accuracy, chance) of the pointing game over images with a non-empty mask."""
+    ### BEGIN SOLUTION
+    maps = np.asarray(maps, dtype=float)
+    masks = np.asarray(masks).astype(bool)
+    keep = masks.reshape(len(masks), -1).any(1)
+    m, k = maps[keep].reshape(keep.sum(), -1), masks[keep].reshape(keep.sum(), -1)
+    hits = k[np.arange(len(k)), m.argmax(1)]
+    return float(hits.mean()), float(k.mean(1).mean())
+    ### END SOLUTION
+
+# %% tests id=ex1_tests points=3
+def test_tiny_example():
+    """one hit and one miss. Hint: np.argmax on each flattened map, then look up the mask there"""
+    mk_ = np.zeros((2, 3, 3), bool)
+    mk_[:, 0, 0] = True
+    mp = np.zeros((2, 3, 3))
+    mp[0, 0, 0] = 1
+    mp[1, 2, 2] = 1
+    acc, chance = pointing_game(mp, mk_)
+    assert np.isclose(acc, 0.5) and np.isclose(chance, 1 / 9)
+
+
+def test_good_beats_bad_on_lesions():
+    """the background-subtracted maps point at lesions far more often than noise. Hint: compare with chance"""
+    acc_good, chance = pointing_game(good_maps, masks)
+    acc_bad, _ = pointing_game(bad_maps, masks)
+    assert acc_good >= 0.75 and acc_good > 5 * chance and acc_bad < acc_good
+
+
+mk.check("pointing_game", test_tiny_example, test_good_beats_bad_on_lesions, budget=5)
+### BEGIN HIDDEN TESTS
+def _pg_skips_empty():
+    mk_ = np.zeros((3, 4, 4), bool)
+    mk_[0, 1:3, 1:3] = True
+    mp = np.random.default_rng(5).random((3, 4, 4))
+    mp[0, 2, 2] = 9
+    acc, chance = pointing_game(mp, mk_)
+    assert np.isclose(acc, 1.0) and np.isclose(chance, 4 / 16)
+
+
+def _pg_float_types():
+    acc, chance = pointing_game(good_maps[:5], masks[:5])
+    assert isinstance(acc, float) and isinstance(chance, float)
+
+
+mk.check("pointing_game", _pg_skips_empty, _pg_float_types, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex2_text
+# ## Exercise 2 — Deletion curve and AUC (4 points)
+#
+# `deletion_curve(predict, image, saliency, steps, fill=0.0)`: order the pixels by saliency, most salient
+# first (`np.argsort(-saliency.ravel(), kind="stable")`). For `k = 0, 1, ..., steps`, replace the first
+# `round(k * n_pixels / steps)` pixels of that order by `fill` and record `predict(modified_image)`. Return
+# the `steps + 1` probabilities as a float array (the first is the unmodified image).
+#
+# `curve_auc(curve)`: the trapezoid area over equally spaced points on [0, 1],
+# $\text{AUC} = \big(\sum_k a_k - a_0/2 - a_n/2\big)/n$ for points $a_0 \dots a_n$.
+#
+# A faithful map makes the probability fall fast: a **low** deletion AUC.
+
+# %% solution id=ex2_answer exercise=deletion
+def deletion_curve(predict, image, saliency, steps, fill=0.0):
+    """Probabilities while the most salient pixels are replaced by ``fill`` in ``steps`` equal steps."""
+    ### BEGIN SOLUTION
+    image = np.asarray(image, dtype=float)
+    order = np.argsort(-np.asarray(saliency, dtype=float).ravel(), kind="stable")
+    n = image.size
+    out = []
+    for k in range(steps + 1):
+        x = image.ravel().copy()
+        x[order[: int(round(k * n / steps))]] = fill
+        out.append(predict(x.reshape(image.shape)))
+    return np.asarray(out, dtype=float)
+    ### END SOLUTION
+
+
+def curve_auc(curve):
+    """Trapezoid area under a curve sampled at equal steps on [0, 1]."""
+    ### BEGIN SOLUTION
+    c = np.asarray(curve, dtype=float)
+    return float((c.sum() - c[0] / 2 - c[-1] / 2) / (len(c) - 1))
+    ### END SOLUTION
+
+# %% tests id=ex2_tests points=4
+def test_auc_formula():
+    """AUC of [1, 0.5, 0] is 0.5 and of a constant 1 is 1. Hint: trapezoids of width 1/n"""
+    assert np.isclose(curve_auc([1.0, 0.5, 0.0]), 0.5) and np.isclose(curve_auc([1, 1, 1, 1]), 1.0)
+
+
+def test_curve_shape_and_ends():
+    """steps+1 points; first = unmodified image, last = everything filled. Hint: k runs from 0 to steps"""
+    model = lambda im: float(im.mean())  # noqa: E731
+    c = deletion_curve(model, images[0], good_maps[0], 8, fill=0.0)
+    assert c.shape == (9,) and np.isclose(c[0], images[0].mean()) and np.isclose(c[-1], 0.0)
+
+
+def test_good_map_deletes_faster_than_noise():
+    """deleting by the good map lowers the lesion probability faster. Hint: most salient pixels first"""
+    g = np.mean([curve_auc(deletion_curve(lambda im, m=m: lesion_probability(im, m), im, s, 10))
+                 for im, m, s in zip(images, masks, good_maps)])
+    b = np.mean([curve_auc(deletion_curve(lambda im, m=m: lesion_probability(im, m), im, s, 10))
+                 for im, m, s in zip(images, masks, bad_maps)])
+    assert g < b - 0.1
+
+
+mk.check("deletion", test_auc_formula, test_curve_shape_and_ends, test_good_map_deletes_faster_than_noise,
+         budget=10)
+### BEGIN HIDDEN TESTS
+def _del_order_and_counts():
+    sal = np.arange(9, dtype=float).reshape(3, 3)
+    c = deletion_curve(lambda im: float((im == 0).sum()), np.ones((3, 3)), sal, 3, fill=0.0)
+    assert np.allclose(c, [0, 3, 6, 9])
+
+
+def _del_most_salient_first():
+    sal = np.zeros((2, 2))
+    sal[1, 1] = 5
+    c = deletion_curve(lambda im: float(im[1, 1]), np.full((2, 2), 7.0), sal, 4, fill=-1.0)
+    assert np.allclose(c, [7, -1, -1, -1, -1])
+
+
+def _del_auc_uneven():
+    assert np.isclose(curve_auc([0, 1, 1, 1, 1]), 3.5 / 4)
+
+
+mk.check("deletion", _del_order_and_counts, _del_most_salient_first, _del_auc_uneven, budget=10, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex3_text
+# ## Exercise 3 — The randomisation sanity check (3 points)
+#
+# Adebayo et al. compare a map from the trained model with a map from a randomised model using the
+# **Spearman rank correlation** of the absolute values: the Pearson correlation of their ranks (ties get the
+# average of the ranks they span — `scipy.stats.rankdata` does this). Implement `spearman(a, b)` (flattening
+# both; return `0.0` if either is constant) and `passes_sanity_check(original, randomized, max_rho=0.5)`
+# which returns `True` when the **mean** Spearman correlation over the `N` map pairs (arrays `(N, H, W)`,
+# compare `|maps|`) is below `max_rho` — the map changed when the model was destroyed.
+
+# %% solution id=ex3_answer exercise=randomization
+def spearman(a, b):
+    """Spearman rank correlation of two arrays (flattened); 0.0 if either is constant."""
+    ### BEGIN SOLUTION
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
+    ### END SOLUTION
+
+
+def passes_sanity_check(original, randomized, max_rho=0.5):
+    """True if the mean Spearman correlation of |maps| over the pairs is below ``max_rho``."""
+    ### BEGIN SOLUTION
+    rhos = [spearman(np.abs(o), np.abs(r)) for o, r in zip(original, randomized)]
+    return bool(np.mean(rhos) < max_rho)
+    ### END SOLUTION
+
+# %% tests id=ex3_tests points=3
+def test_spearman_basics():
+    """monotone transforms keep rho = 1, reversing gives -1. Hint: correlate the ranks, not the values"""
+    x = np.array([0.1, 0.5, 0.2, 0.9])
+    assert np.isclose(spearman(x, np.exp(x)), 1.0) and np.isclose(spearman(x, -x), -1.0)
+
+
+def test_sanity_check_verdicts():
+    """maps equal to the image fail; unrelated maps pass. Hint: compare |maps| pair by pair, then average"""
+    assert not passes_sanity_check(good_maps, good_maps * 3)
+    assert passes_sanity_check(good_maps, bad_maps)
+
+
+mk.check("randomization", test_spearman_basics, test_sanity_check_verdicts, budget=5)
+### BEGIN HIDDEN TESTS
+def _sp_reference_ties():
+    r = np.random.default_rng(8)
+    a, b = np.round(r.random(40), 1), np.round(r.random(40) + 0.5 * np.arange(40) / 40, 1)
+    ra, rb = rankdata(a), rankdata(b)
+    ref = ((ra - ra.mean()) * (rb - rb.mean())).sum() / np.sqrt(((ra - ra.mean()) ** 2).sum() * ((rb - rb.mean()) ** 2).sum())
+    assert np.isclose(spearman(a, b), ref)
+
+
+def _sp_constant():
+    assert spearman(np.ones(5), np.arange(5)) == 0.0
+
+
+def _sp_threshold_and_abs():
+    assert passes_sanity_check(good_maps, -good_maps, max_rho=0.5) is False
+    assert passes_sanity_check(good_maps, bad_maps, max_rho=-0.9) is False
+
+
+mk.check("randomization", _sp_reference_ties, _sp_constant, _sp_threshold_and_abs, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=selfcheck
+# ## Self-check
+#
+# Before you submit: **Kernel → Restart & Run All**, then press **Validate** (or run
+# `nbgrader validate 09_explaining_image_models.ipynb`). Every visible test line should start with ✓.
+# Hidden tests use other inputs: make sure your functions work for any `N`, image size and number of steps,
+# and that they skip empty masks and constant maps as described.

@@ -1,0 +1,289 @@
+# Assignment 10 - Bias and calibration: ECE, subgroup TPR gaps, temperature scaling and a shortcut.
+# Authoring source of assignments/source/10_bias_calibration_reporting/10_bias_calibration_reporting.ipynb
+# (regenerate with `medimg grade build`; format: assignments/README.md).
+
+# %% [markdown] readonly id=intro
+# # Assignment 10 — Bias and calibration
+#
+# Lesson 10 used `medimg_kernel.explain.bias` and `.calibration`. Here you implement the pieces yourself
+# with numpy and apply them to the predictions of a lesion detector on three hospital sites.
+#
+# * Use `numpy` (and `scipy`); not `medimg_kernel.explain`, scikit-learn or torchmetrics in your answers.
+# * Run each test cell to check your work; hidden tests use other data and edge cases.
+#
+# | Exercise | Points |
+# |---|---|
+# | 1. Expected calibration error | 3 |
+# | 2. Sensitivity per subgroup and the largest gap | 3 |
+# | 3. Temperature scaling | 3 |
+# | 4. Find the shortcut site | 2 |
+
+# %% readonly id=setup
+import numpy as np
+
+import medimg_kernel as mk
+
+rng = np.random.default_rng(0)
+n = 900
+site = np.array(["A", "B", "C"])[np.arange(n) % 3]
+true_logit = rng.normal(0, 2, n)
+labels = (rng.random(n) < 1 / (1 + np.exp(-true_logit))).astype(int)
+# an over-confident model: logits 3x too large; at site B it learnt a marker that (at deployment) is random
+logits = 3.0 * true_logit
+marker = rng.random(n) < 0.5
+logits[site == "B"] = np.where(marker[site == "B"], 4.0, -4.0) + rng.normal(0, 0.5, (site == "B").sum())
+probs = 1 / (1 + np.exp(-logits))
+print("n =", n, "| positives per site:", {s: int(labels[site == s].sum()) for s in "ABC"})
+
+# %% [markdown] readonly id=ex1_text
+# ## Exercise 1 — Expected calibration error (3 points)
+#
+# For binary predictions, split [0, 1] into `n_bins` equal-width bins by the predicted probability `p`
+# (bin `b` holds $\frac{b}{n_{bins}} < p \le \frac{b+1}{n_{bins}}$; put `p = 0` into the first bin). In
+# every non-empty bin compare the mean predicted probability (confidence) with the fraction of positive
+# labels (accuracy):
+# $$\text{ECE} = \sum_b \frac{n_b}{N}\,\big|\text{acc}_b - \text{conf}_b\big|$$
+# Implement `ece(probs, labels, n_bins=10)` returning a Python float.
+
+# %% solution id=ex1_answer exercise=ece
+def ece(probs, labels, n_bins=10):
+    """Expected calibration error of binary probabilities with equal-width bins."""
+    ### BEGIN SOLUTION
+    p = np.asarray(probs, dtype=float).ravel()
+    y = np.asarray(labels, dtype=float).ravel()
+    idx = np.clip(np.ceil(p * n_bins).astype(int) - 1, 0, n_bins - 1)
+    total = 0.0
+    for b in range(n_bins):
+        sel = idx == b
+        if sel.any():
+            total += sel.mean() * abs(y[sel].mean() - p[sel].mean())
+    return float(total)
+    ### END SOLUTION
+
+# %% tests id=ex1_tests points=3
+def test_perfect_and_worst():
+    """predicting the labels exactly gives 0; always wrong with certainty gives 1. Hint: |acc - conf| per bin"""
+    y = np.array([0, 1, 1, 0])
+    assert np.isclose(ece(y.astype(float), y), 0.0) and np.isclose(ece(1.0 - y, y), 1.0)
+
+
+def test_one_bin_by_hand():
+    """four predictions of 0.7 with three positives: |0.75 - 0.7| = 0.05. Hint: weight by n_b / N"""
+    assert np.isclose(ece(np.full(4, 0.7), np.array([1, 1, 1, 0])), 0.05)
+
+
+def test_overconfident_model_is_miscalibrated():
+    """the setup model at sites A and C is clearly miscalibrated. Hint: use all predictions of those sites"""
+    ac = site != "B"
+    assert ece(probs[ac], labels[ac]) > 0.05
+
+
+mk.check("ece", test_perfect_and_worst, test_one_bin_by_hand, test_overconfident_model_is_miscalibrated, budget=5)
+### BEGIN HIDDEN TESTS
+def _ece_reference():
+    r = np.random.default_rng(21)
+    p = r.uniform(0.001, 0.999, 500)
+    y = (r.random(500) < p ** 1.5).astype(int)
+    edges = np.linspace(0, 1, 11)
+    ref = sum(abs(y[s].mean() - p[s].mean()) * s.mean()
+              for s in ((p > lo) & (p <= hi) for lo, hi in zip(edges[:-1], edges[1:])) if s.any())
+    assert np.isclose(ece(p, y, n_bins=10), ref, atol=1e-6)
+
+
+def _ece_bins_argument():
+    p = np.array([0.05, 0.15, 0.95])
+    y = np.array([0, 1, 1])
+    assert np.isclose(ece(p, y, n_bins=2), (2 / 3) * abs(0.5 - 0.1) + (1 / 3) * 0.05)
+
+
+mk.check("ece", _ece_reference, _ece_bins_argument, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex2_text
+# ## Exercise 2 — Sensitivity per subgroup (3 points)
+#
+# Implement `tpr_by_group(probs, labels, groups, threshold=0.5)`: a dict `{group: TPR}` where TPR is the
+# share of **positive** cases in the group with `probs >= threshold` (groups without positives get
+# `np.nan`). Then `max_tpr_gap(...)` (same arguments) returns the largest difference between two groups'
+# TPRs, ignoring NaNs — the equal-opportunity difference. A low TPR means missed findings: underdiagnosis.
+
+# %% solution id=ex2_answer exercise=tpr_gap
+def tpr_by_group(probs, labels, groups, threshold=0.5):
+    """True-positive rate per group at ``threshold``."""
+    ### BEGIN SOLUTION
+    p, y, g = np.asarray(probs, float), np.asarray(labels).astype(int), np.asarray(groups)
+    out = {}
+    for grp in np.unique(g):
+        pos = (g == grp) & (y == 1)
+        out[grp.item() if hasattr(grp, "item") else grp] = float((p[pos] >= threshold).mean()) if pos.any() else np.nan
+    return out
+    ### END SOLUTION
+
+
+def max_tpr_gap(probs, labels, groups, threshold=0.5):
+    """Largest TPR difference between groups (NaNs ignored)."""
+    ### BEGIN SOLUTION
+    v = np.array(list(tpr_by_group(probs, labels, groups, threshold).values()), float)
+    v = v[~np.isnan(v)]
+    return float(v.max() - v.min()) if len(v) else float("nan")
+    ### END SOLUTION
+
+# %% tests id=ex2_tests points=3
+def test_small_groups():
+    """two groups by hand. Hint: only positives count for the TPR"""
+    t = tpr_by_group(np.array([0.9, 0.2, 0.8, 0.7, 0.1]), np.array([1, 1, 0, 1, 1]), np.array(list("aabbb")))
+    assert np.isclose(t["a"], 0.5) and np.isclose(t["b"], 0.5)
+
+
+def test_site_gap_on_setup_data():
+    """site B's sensitivity is far below A and C. Hint: max minus min over the groups"""
+    t = tpr_by_group(probs, labels, site)
+    assert t["B"] < min(t["A"], t["C"]) and max_tpr_gap(probs, labels, site) > 0.2
+
+
+mk.check("tpr_gap", test_small_groups, test_site_gap_on_setup_data, budget=5)
+### BEGIN HIDDEN TESTS
+def _tpr_threshold_and_nan():
+    p = np.array([0.6, 0.4, 0.9, 0.3])
+    t = tpr_by_group(p, np.array([1, 1, 0, 0]), np.array(["x", "x", "y", "y"]), threshold=0.35)
+    assert np.isclose(t["x"], 1.0) and np.isnan(t["y"])
+    assert np.isclose(max_tpr_gap(p, np.array([1, 1, 0, 0]), np.array(["x", "x", "y", "y"]), 0.35), 0.0)
+
+
+def _tpr_three_groups():
+    p = np.array([0.9, 0.9, 0.1, 0.9, 0.1, 0.1])
+    y = np.ones(6, int)
+    g = np.array([1, 1, 2, 2, 3, 3])
+    assert np.isclose(max_tpr_gap(p, y, g), 1.0)
+
+
+mk.check("tpr_gap", _tpr_threshold_and_nan, _tpr_three_groups, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex3_text
+# ## Exercise 3 — Temperature scaling (3 points)
+#
+# Implement `fit_temperature(logits, labels)`: return the temperature `T > 0` that minimises the binary
+# negative log-likelihood of `sigmoid(logits / T)` on the given (validation) data, with a precision of
+# 0.05 or better (a grid search over `np.linspace(0.05, 10, 400)` is fine, or `scipy.optimize`). Then
+# `apply_temperature(logits, T)` returns the calibrated probabilities.
+
+# %% solution id=ex3_answer exercise=temperature
+def fit_temperature(logits, labels):
+    """Temperature minimising the binary NLL of sigmoid(logits / T)."""
+    ### BEGIN SOLUTION
+    z = np.asarray(logits, float)
+    y = np.asarray(labels, float)
+    grid = np.linspace(0.05, 10, 400)
+
+    def nll(t):
+        s = z / t
+        return float(np.mean(np.logaddexp(0, s) - y * s))
+
+    return float(grid[np.argmin([nll(t) for t in grid])])
+    ### END SOLUTION
+
+
+def apply_temperature(logits, T):
+    """Calibrated probabilities sigmoid(logits / T)."""
+    ### BEGIN SOLUTION
+    return 1 / (1 + np.exp(-np.asarray(logits, float) / T))
+    ### END SOLUTION
+
+# %% tests id=ex3_tests points=3
+def test_recovers_the_overconfidence_factor():
+    """sites A and C have logits 3x too large, so T is near 3. Hint: minimise the mean NLL over T"""
+    ac = site != "B"
+    assert abs(fit_temperature(logits[ac], labels[ac]) - 3.0) < 0.5
+
+
+def test_scaling_reduces_ece():
+    """fitted on half of sites A/C, the other half's ECE drops. Hint: apply_temperature = sigmoid(z / T)"""
+    ac = np.flatnonzero(site != "B")
+    fit, held = ac[::2], ac[1::2]
+    T = fit_temperature(logits[fit], labels[fit])
+    assert ece(apply_temperature(logits[held], T), labels[held]) < 0.5 * ece(probs[held], labels[held])
+
+
+mk.check("temperature", test_recovers_the_overconfidence_factor, test_scaling_reduces_ece, budget=10)
+### BEGIN HIDDEN TESTS
+def _temp_underconfident():
+    r = np.random.default_rng(17)
+    z = r.normal(0, 3, 3000)
+    y = (r.random(3000) < 1 / (1 + np.exp(-z))).astype(int)
+    assert abs(fit_temperature(z / 2.0, y) - 0.5) < 0.1
+
+
+def _temp_identity():
+    assert np.allclose(apply_temperature(np.array([0.0, 2.0]), 1.0), [0.5, 1 / (1 + np.exp(-2.0))])
+
+
+mk.check("temperature", _temp_underconfident, _temp_identity, budget=10, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex4_text
+# ## Exercise 4 — Which site uses a shortcut? (2 points)
+#
+# Implement `auc(scores, labels)` (the probability that a random positive scores higher than a random
+# negative, ties counting ½) and `shortcut_site(probs, labels, groups)`: the group with the lowest AUC.
+# On the setup data (a deployment where the site-B marker no longer follows the label) it should name the
+# site whose model learnt the marker.
+
+# %% solution id=ex4_answer exercise=shortcut
+def auc(scores, labels):
+    """ROC AUC by pairwise comparison (ties count 1/2); NaN with a single class."""
+    ### BEGIN SOLUTION
+    s, y = np.asarray(scores, float), np.asarray(labels).astype(bool)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    return float(((pos[:, None] > neg).sum() + 0.5 * (pos[:, None] == neg).sum()) / (len(pos) * len(neg)))
+    ### END SOLUTION
+
+
+def shortcut_site(probs, labels, groups):
+    """The group with the lowest AUC."""
+    ### BEGIN SOLUTION
+    g = np.asarray(groups)
+    aucs = {grp: auc(np.asarray(probs)[g == grp], np.asarray(labels)[g == grp]) for grp in np.unique(g)}
+    return min(aucs, key=aucs.get)
+    ### END SOLUTION
+
+# %% tests id=ex4_tests points=2
+def test_auc_small():
+    """perfect ranking gives 1; all tied gives 0.5. Hint: compare every positive with every negative"""
+    assert auc(np.array([0.1, 0.9]), np.array([0, 1])) == 1.0 and auc(np.full(4, 0.2), np.array([0, 1, 0, 1])) == 0.5
+
+
+def test_finds_site_b():
+    """the marker site has the lowest AUC at deployment. Hint: compute the AUC per group"""
+    assert shortcut_site(probs, labels, site) == "B"
+
+
+mk.check("shortcut", test_auc_small, test_finds_site_b, budget=5)
+### BEGIN HIDDEN TESTS
+def _auc_matches_ranks():
+    r = np.random.default_rng(4)
+    y = r.random(80) < 0.4
+    s = np.round(r.random(80) + 0.4 * y, 1)
+    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in s[y] for b in s[~y])
+    assert np.isclose(auc(s, y.astype(int)), wins / (y.sum() * (~y).sum()))
+
+
+def _shortcut_other_names():
+    r = np.random.default_rng(6)
+    y = np.tile([0, 1], 60)
+    g = np.repeat(["north", "south", "east"], 40)
+    p = np.where(g == "east", r.random(120), y * 0.6 + r.random(120) * 0.4)
+    assert shortcut_site(p, y, g) == "east"
+
+
+mk.check("shortcut", _auc_matches_ranks, _shortcut_other_names, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=selfcheck
+# ## Self-check
+#
+# Before you submit: **Kernel → Restart & Run All**, then press **Validate** (or run
+# `nbgrader validate 10_bias_calibration_reporting.ipynb`). Every visible test line should start with ✓.
+# Hidden tests use other inputs: your functions must accept any number of samples, bins and group names.
