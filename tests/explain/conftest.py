@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _helpers import small_cnn, train  # noqa: E402
+from _explain_helpers import small_cnn, train  # noqa: E402
 
 DATA_KW = {"size": 32, "contrast": 0.4, "radius": (0.08, 0.14)}
 

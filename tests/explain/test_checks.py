@@ -89,7 +89,7 @@ def test_trained_maps_hit_the_lesion_well_above_chance(trained_2d, positives, me
 
 
 def test_untrained_model_does_not_point_at_lesions(positives):
-    from _helpers import small_cnn
+    from _explain_helpers import small_cnn
 
     x, masks = positives
     torch.manual_seed(3)

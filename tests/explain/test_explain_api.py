@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _helpers import small_cnn
+from _explain_helpers import small_cnn
 from torch import nn
 
 import medimg_kernel as mk
