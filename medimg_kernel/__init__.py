@@ -10,6 +10,7 @@ In IPython, ``%load_ext medimg_kernel`` adds the ``%medimg`` magic (``env``, ``t
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 __version__ = "0.1.0"
@@ -60,7 +61,11 @@ __all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension"])
 def __getattr__(name: str) -> Any:
     target = _EXPORTS.get(name)
     if target is None:
-        raise AttributeError(f"module 'medimg_kernel' has no attribute {name!r}")
+        # submodules (mk.models, mk.train, mk.viz, ...) are reachable as attributes too
+        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            target = f"{name}:"
+        else:
+            raise AttributeError(f"module 'medimg_kernel' has no attribute {name!r}")
     mod_name, _, attr = target.partition(":")
     module = importlib.import_module(f".{mod_name}", __name__)
     value = getattr(module, attr) if attr else module

@@ -225,6 +225,12 @@ def device_policy(device: str | None = None, precision: str | None = None) -> De
     if prec == "fp16" and dev == "cpu":
         raise ConfigError("precision 'fp16' is not supported for training on CPU: choose fp32 or bf16")
     threads = cpu["cores"] if dev == "cpu" else max(1, min(cpu["cores"], 8))
+    threads_req = os.environ.get("MEDIMG_NUM_THREADS", "").strip()
+    if threads_req:
+        if not threads_req.isdigit() or int(threads_req) < 1:
+            raise ConfigError(f"MEDIMG_NUM_THREADS={threads_req!r}: expected a whole number >= 1")
+        threads = int(threads_req)
+        why += f"; {threads} thread(s) set by MEDIMG_NUM_THREADS"
     return DevicePolicy(dev, prec, mem_fmt, threads, batch_scale, gpu, dict(cpu), why)
 
 

@@ -279,8 +279,8 @@ def as_source(data: Any, *, device: torch.device, batch_size: int, shuffle: bool
     if isinstance(data, DataLoader):
         return LoaderSource(data, num_workers=num_workers, **kw)
     if isinstance(data, Mapping):
-        if any(k in data for k in IMAGE_KEYS) and any(k in data for k in LABEL_KEYS):
-            x, y = split_item(data)  # {"image": X, "label": Y}
+        if any(k in data for k in IMAGE_KEYS) and (any(k in data for k in LABEL_KEYS) or len(data) == 1):
+            x, y = split_item(data)  # {"image": X, "label": Y} or {"image": X}
             return TensorSource(x, y, **kw)
         return TensorSource(data, None, **kw)  # a dict of input tensors (multimodal models), no targets
     if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], (int, float)):

@@ -54,3 +54,12 @@ def test_autocast_and_memory_format_apply():
     assert y.dtype == torch.bfloat16
     assert not pol.needs_grad_scaler
     assert pol.memory_format_for(5) in (torch.channels_last_3d, torch.contiguous_format)
+
+
+def test_thread_count_override(monkeypatch):
+    monkeypatch.setenv("MEDIMG_NUM_THREADS", "1")
+    pol = device_policy(device="cpu")
+    assert pol.num_threads == 1 and "MEDIMG_NUM_THREADS" in pol.reason
+    monkeypatch.setenv("MEDIMG_NUM_THREADS", "many")
+    with pytest.raises(ConfigError, match="MEDIMG_NUM_THREADS='many'.*whole number"):
+        device_policy(device="cpu")

@@ -33,6 +33,9 @@ def test_classification_2d_learns_and_reports() -> None:
     assert logits.shape == (96, 3) and logits.dtype == torch.float32
     probs = tr.predict(x[:5], activation="softmax")
     torch.testing.assert_close(probs.sum(1), torch.ones(5))
+    # the dict form a MONAI pipeline produces works for prediction too, with or without labels
+    torch.testing.assert_close(tr.predict({"image": x[:5]}), logits[:5])
+    torch.testing.assert_close(tr.predict({"image": x[:5], "label": y[:5]}), logits[:5])
     assert tr.policy is not None and tr.best_value == hist["val_accuracy"].max()
 
 
