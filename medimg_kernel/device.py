@@ -59,6 +59,7 @@ def cpu_features() -> dict[str, Any]:
         "amx_bf16": "amx_bf16" in flags,
         "avx512_bf16": "avx512_bf16" in flags,
         "bf16": "amx_bf16" in flags or "avx512_bf16" in flags,
+        "avx512": "avx512f" in flags,
         "torch_capability": capability,
         "arch": platform.machine(),
     }
@@ -211,13 +212,19 @@ def device_policy(device: str | None = None, precision: str | None = None) -> De
         mem_fmt = "contiguous"
         batch_scale = 1.0
     else:
-        auto_prec = "bf16" if cpu["bf16"] else "fp32"
-        if cpu["bf16"]:
-            why = ("CPU with bf16 matrix units (AMX/AVX512-bf16): bf16 autocast + channels_last measured "
-                   "~2x fp32 for DenseNet121 on the course machine")
+        # Measured (benchmarks/precision_policy.py, DenseNet121 training): on AMX CPUs bf16 autocast +
+        # channels_last is ~2x fp32; on AVX512-bf16 CPUs without AMX bf16 gains almost nothing
+        # (x1.02-1.08) while channels_last alone gives x1.26-1.33, the fastest setting there.
+        auto_prec = "bf16" if cpu["amx_bf16"] else "fp32"
+        if cpu["amx_bf16"]:
+            why = "CPU with AMX bf16 tiles: bf16 autocast + channels_last (~2x fp32 measured for DenseNet121)"
+        elif cpu["avx512"]:
+            why = ("CPU with AVX-512" + (" and AVX512-bf16 but no AMX" if cpu["avx512_bf16"] else "")
+                   + ": fp32 + channels_last (bf16 would gain little without AMX; channels_last measured "
+                   "x1.3 fp32 for DenseNet121)")
         else:
-            why = "CPU without bf16 units: fp32 (bf16 would be emulated and slower)"
-        mem_fmt = "channels_last" if cpu["bf16"] else "contiguous"
+            why = "CPU without bf16 matrix units: fp32 (bf16 would be emulated and slower)"
+        mem_fmt = "channels_last" if (cpu["amx_bf16"] or cpu["avx512"]) else "contiguous"
         batch_scale = 0.25
     prec = auto_prec if prec_req == "auto" else prec_req
     if prec_req != "auto":

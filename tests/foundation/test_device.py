@@ -12,7 +12,9 @@ def test_auto_policy_matches_hardware():
         assert pol.device.startswith("cuda")
     else:
         assert pol.device == "cpu"
-        assert pol.precision == ("bf16" if feats["bf16"] else "fp32")
+        assert pol.precision == ("bf16" if feats["amx_bf16"] else "fp32")
+        if feats["amx_bf16"] or feats["avx512"]:
+            assert pol.memory_format == "channels_last"
         assert pol.num_threads == feats["cores"]
     text = pol.describe()
     assert pol.device in text and pol.precision in text and "why:" in text
