@@ -24,6 +24,7 @@ __all__ = [
     "to_batch",
     "resolve_targets",
     "check_differentiable",
+    "trace_outputs",
 ]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -69,19 +70,8 @@ def last_conv_layer(model: nn.Module, example: torch.Tensor) -> str:
     # record every leaf module's output shape in execution order; the CAM layer is the last leaf whose output
     # still has the last convolution's shape (its BatchNorm/ReLU output, i.e. the rectified feature maps)
     leaves = {m: n for n, m in model.named_modules() if n and not any(True for _ in m.children())}
-    order: list[tuple[str, tuple[int, ...]]] = []
-
-    def hook(m: nn.Module, _i: Any, o: Any) -> None:
-        if isinstance(o, torch.Tensor):
-            order.append((leaves[m], tuple(o.shape)))
-
-    hooks = [m.register_forward_hook(hook) for m in leaves]
-    try:
-        with torch.no_grad():
-            model(example[:1])
-    finally:
-        for h in hooks:
-            h.remove()
+    order = [(leaves[m], tuple(o.shape)) for m, o in trace_outputs(model, example, list(leaves))
+             if isinstance(o, torch.Tensor)]
     conv_runs = [i for i, (n, _) in enumerate(order) if n in names.values()]
     if not conv_runs:
         return list(names.values())[-1]
@@ -97,25 +87,24 @@ def last_conv_layer(model: nn.Module, example: torch.Tensor) -> str:
 
 def spatial_layers(model: nn.Module, example: torch.Tensor) -> list[str]:
     """Return the names of modules whose output keeps spatial dimensions for ``example`` (candidate CAM layers)."""
-    found: list[str] = []
-    ndim = example.ndim
-    hooks = []
-    for name, mod in model.named_modules():
-        if not name:
-            continue
+    names = {mod: name for name, mod in model.named_modules() if name}
+    found = [names[m] for m, o in trace_outputs(model, example, list(names))
+             if isinstance(o, torch.Tensor) and o.ndim == example.ndim and all(s > 1 for s in o.shape[2:])]
+    return list(dict.fromkeys(found))
 
-        def hook(m: nn.Module, i: Any, o: Any, name: str = name) -> None:
-            if isinstance(o, torch.Tensor) and o.ndim == ndim and all(s > 1 for s in o.shape[2:]):
-                found.append(name)
 
-        hooks.append(mod.register_forward_hook(hook))
+def trace_outputs(model: nn.Module, example: torch.Tensor, modules: Sequence[nn.Module]) -> list[tuple[nn.Module, Any]]:
+    """Run ``model`` once on the first sample of ``example`` (no grad) and return ``(module, output)`` for
+    each of ``modules`` in execution order (a module called twice appears twice)."""
+    seen: list[tuple[nn.Module, Any]] = []
+    hooks = [m.register_forward_hook(lambda m, _i, o: seen.append((m, o))) for m in modules]
     try:
         with torch.no_grad():
             model(example[:1])
     finally:
         for h in hooks:
             h.remove()
-    return list(dict.fromkeys(found))
+    return seen
 
 
 def to_batch(image: Any, spatial_dims: int | None) -> tuple[torch.Tensor, bool, int]:

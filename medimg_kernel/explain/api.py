@@ -27,6 +27,7 @@ from ._model import (
     resolve_targets,
     spatial_layers,
     to_batch,
+    trace_outputs,
 )
 from .methods import get_method
 
@@ -67,19 +68,8 @@ def estimate_chunk_size(
     The cost of one sample is measured: the bytes of every module's output on one example (activations
     kept for backward), doubled for gradients, times ``expansion`` (passes per sample, e.g. IG steps).
     """
-    sizes: list[int] = []
-
-    def hook(_m: nn.Module, _i: Any, o: Any) -> None:
-        if isinstance(o, torch.Tensor):
-            sizes.append(o.numel() * o.element_size())
-
-    hooks = [m.register_forward_hook(hook) for m in model.modules()]
-    try:
-        with torch.no_grad():
-            model(example[:1])
-    finally:
-        for h in hooks:
-            h.remove()
+    sizes = [o.numel() * o.element_size() for _m, o in trace_outputs(model, example, list(model.modules()))
+             if isinstance(o, torch.Tensor)]
     per_sample = 2 * (sum(sizes) + example[:1].numel() * example.element_size()) * max(1, expansion)
     budget = (
         (memory_budget_mb * 2**20) if memory_budget_mb is not None else _default_budget_bytes(example.device)

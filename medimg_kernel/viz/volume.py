@@ -329,19 +329,10 @@ def as_volume(
 
 def resample_like(moving: Volume, reference: Volume, *, order: int) -> Volume:
     """Resample ``moving`` onto the voxel grid of ``reference`` (world coordinates; ``order`` 0 for labels)."""
-    from scipy import ndimage
+    from ..fusion.geometry import Geometry, resample_to
 
-    mapping = np.linalg.inv(moving.affine) @ reference.affine
     data = np.asarray(moving.data)
     if data.dtype == np.float16:
         data = data.astype(np.float32)
-    out = ndimage.affine_transform(
-        data,
-        mapping[:3, :3],
-        offset=mapping[:3, 3],
-        output_shape=reference.shape,
-        order=order,
-        mode="constant",
-        cval=0.0,
-    )
+    out = resample_to(data, moving.affine, Geometry.of(reference.shape, reference.affine), order=order)
     return Volume(out, reference.affine.copy(), moving.name, True)
