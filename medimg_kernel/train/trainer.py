@@ -340,17 +340,6 @@ class Trainer:
         """Fail before training when data and model disagree (shape, channels, label range)."""
         x, y = src.peek(2)
         name = type(self.model).__name__
-        conv = _first_conv(self.model)
-        if isinstance(x, torch.Tensor) and conv is not None:
-            dims, cin = len(conv.kernel_size), conv.in_channels
-            if x.ndim != dims + 2 or x.shape[1] != cin:
-                want = f"(N, {cin}, " + ", ".join(["H", "W", "D"][:dims]) + ")"
-                raise ShapeMismatchError(
-                    f"data batch shape {tuple(x.shape)} does not fit {name}: the model expects {dims}D inputs "
-                    f"with {cin} channel(s), i.e. {want}; data has "
-                    f"{x.ndim - 2 if x.ndim >= 3 else '?'} spatial dims and {x.shape[1] if x.ndim > 1 else '?'} "
-                    "channel(s). Fix the data (add a channel axis with x[:, None], or select channels) or "
-                    "build the model with matching spatial_dims/in_channels (or adapt_input_channels)")
         was = self.model.training
         self.model.eval()
         try:  # no cuDNN autotuning for this 2-sample probe (its shapes are never used again)
@@ -359,6 +348,20 @@ class Trainer:
                     deterministic=torch.backends.cudnn.deterministic):
                 out = self.model(self._fmt(x))
         except (RuntimeError, ValueError, TypeError) as err:
+            # explain with the first convolution's expectations when they disagree with the data (usually the
+            # input layer); otherwise pass on the model's own first line
+            conv = _first_conv(self.model)
+            if isinstance(x, torch.Tensor) and conv is not None:
+                dims, cin = len(conv.kernel_size), conv.in_channels
+                if x.ndim != dims + 2 or x.shape[1] != cin:
+                    want = f"(N, {cin}, " + ", ".join(["H", "W", "D"][:dims]) + ")"
+                    raise ShapeMismatchError(
+                        f"data batch shape {tuple(x.shape)} does not fit {name}: the model expects {dims}D "
+                        f"inputs with {cin} channel(s), i.e. {want}; data has "
+                        f"{x.ndim - 2 if x.ndim >= 3 else '?'} spatial dims and "
+                        f"{x.shape[1] if x.ndim > 1 else '?'} channel(s). Fix the data (add a channel axis with "
+                        "x[:, None], or select channels) or build the model with matching "
+                        "spatial_dims/in_channels (or adapt_input_channels)") from err
             raise ShapeMismatchError(f"{name} cannot run on data of shape {_shape(x)}: "
                                      f"{str(err).splitlines()[0]}") from err
         finally:

@@ -35,6 +35,20 @@ def test_wrong_channel_count_names_both_shapes_before_training() -> None:
     assert tr.global_step == 0
 
 
+class _GreyToRGB(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.repeat(1, 3, 1, 1)
+
+
+def test_model_whose_first_conv_is_not_the_input_layer_trains() -> None:
+    # the first convolution expects 3 channels but the model itself takes 1: only a real failure may stop it
+    x, y = blobs2d(16, 16)
+    model = torch.nn.Sequential(_GreyToRGB(), build_model("simplecnn", 2, 3, 3, channels=(4,)))
+    tr = Trainer(model, max_epochs=1, batch_size=8, precision="fp32", progress=False)
+    tr.fit((x, y))
+    assert tr.global_step == 2
+
+
 def test_wrong_spatial_dims() -> None:
     x, y = spheres(4, 8, dims=3)
     tr = Trainer(build_model("tinyunet", 2, 1, 2), task="segmentation", precision="fp32", progress=False)
