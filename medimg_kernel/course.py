@@ -61,6 +61,7 @@ def recorded_metrics(path: str | Path | None = None) -> dict[str, float]:
 __all__ += ["run_course", "course_notebooks", "inject_parameters", "NotebookResult"]
 
 import logging  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 
@@ -141,8 +142,8 @@ def run_notebook(
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    path = Path(path)
-    out_dir = Path(out_dir)
+    path = Path(path).resolve()
+    out_dir = Path(out_dir).resolve()  # the kernel runs in the notebook's folder: paths it gets must be absolute
     out_dir.mkdir(parents=True, exist_ok=True)
     if out_dir.resolve() == path.parent.resolve():
         raise ValueError("the output folder must differ from the notebooks' folder (sources are never overwritten)")
@@ -152,8 +153,14 @@ def run_notebook(
     metrics_file.unlink(missing_ok=True)
     env = dict(os.environ, MEDIMG_TIER=tier, **{METRICS_ENV: str(metrics_file)})
     env.setdefault("MPLBACKEND", "agg")
+    km = None
+    sockets = tempfile.TemporaryDirectory(prefix="medimg-kernel-") if os.name == "posix" else None
+    if sockets is not None:  # local Unix sockets: no open TCP ports, no "unencrypted TCP" warning
+        from jupyter_client.manager import AsyncKernelManager
+
+        km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(sockets.name, "k"))
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name=kernel_name, allow_errors=False, store_widget_state=False,
+        nb, km=km, timeout=timeout, kernel_name=kernel_name, allow_errors=False, store_widget_state=False,
         resources={"metadata": {"path": str(path.parent)}}, record_timing=True,
     )
     t0 = time.perf_counter()
@@ -167,6 +174,9 @@ def run_notebook(
             error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
     except Exception as err:  # kernel failed to start, bad notebook JSON, ...
         status, error = "error", f"{type(err).__name__}: {err}"
+    finally:
+        if sockets is not None:
+            sockets.cleanup()
     seconds = time.perf_counter() - t0
     _strip_widget_state(nb)
     out_path = out_dir / path.name

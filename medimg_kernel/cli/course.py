@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -81,4 +82,6 @@ def _lab(args: argparse.Namespace) -> int:
         cmd.append("--no-browser")
     if args.port:
         cmd.append(f"--port={args.port}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers (Docker, Colab-style VMs) often run as root
+        cmd.append("--allow-root")
     return subprocess.call(cmd)

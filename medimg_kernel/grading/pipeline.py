@@ -98,6 +98,8 @@ def validate(course: Path, notebook: Path, *, invert: bool = False) -> ValidateR
 
     Plain: ``ok`` when every test passes. Inverted: ``ok`` when no test passes (a released notebook).
     """
+    if not Path(notebook).is_file():
+        raise ConfigError(f"notebook {notebook} not found")
     proc = nbgrader(["validate", *(["--invert"] if invert else []), str(notebook)], course)
     text = proc.stdout + proc.stderr
     marker = (
@@ -125,9 +127,16 @@ def autograde(
     student, ``jobs`` at a time, each kernel limited to one thread (parallelism across students, not
     inside one); the benchmark checks that this gives the same gradebook as a serial run.
     """
+    if jobs < 1:
+        raise ConfigError(f"jobs={jobs}: grade at least one student at a time (jobs >= 1)")
+    if not students and not submitted_students(course, assignment):
+        raise GradingError(
+            f"no submissions of {assignment!r} in {course / 'submitted'} (expected "
+            f"submitted/<student>/{assignment}/); collect them first (nbgrader collect or zip_collect)"
+        )
     t0 = time.perf_counter()
     extra = ["--force"] if force else []
-    if jobs <= 1:
+    if jobs == 1:
         args = ["autograde", assignment, *extra]
         if students:
             for s in students:
@@ -136,8 +145,6 @@ def autograde(
             nbgrader(args, course)
         return time.perf_counter() - t0
     todo = students or submitted_students(course, assignment)
-    if not todo:
-        raise GradingError(f"no submissions of {assignment!r} in {course / 'submitted'}")
     # the assignment is already in the gradebook (generate_assignment); each process adds one student
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         list(
@@ -168,20 +175,37 @@ def gradebook_scores(course: Path, assignment: str | None = None) -> dict[str, d
     """
     from nbgrader.api import Gradebook
 
+    db = course / "gradebook.db"
+    if not db.is_file():  # never create an empty gradebook just to read it
+        raise GradingError(f"no gradebook at {db} yet: generate and autograde an assignment first")
+    # nbgrader checks the schema version with the `alembic` command: find it next to this interpreter
+    path = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), path])
+    try:
+        with Gradebook(f"sqlite:///{db}") as gb:
+            names = [a.name for a in gb.assignments]
+            if assignment and assignment not in names:
+                raise GradingError(f"assignment {assignment!r} is not in the gradebook; it has: "
+                                   f"{', '.join(names) or 'none'}")
+            out = _read_scores(gb, assignment)
+    finally:
+        os.environ["PATH"] = path
+    return out
+
+
+def _read_scores(gb: Any, assignment: str | None) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    db_url = f"sqlite:///{course / 'gradebook.db'}"
-    with Gradebook(db_url) as gb:
-        for a in gb.assignments:
-            if assignment and a.name != assignment:
-                continue
-            for sub in a.submissions:
-                row: dict[str, Any] = {}
-                for nb in sub.notebooks:
-                    for g in nb.grades:
-                        row[g.name] = (g.auto_score, g.manual_score, bool(g.needs_manual_grade))
-                row["_total"] = float(sub.score)
-                row["_max"] = float(sub.max_score)
-                out[sub.student.id if assignment else f"{a.name}/{sub.student.id}"] = row
+    for a in gb.assignments:
+        if assignment and a.name != assignment:
+            continue
+        for sub in a.submissions:
+            row: dict[str, Any] = {}
+            for nb in sub.notebooks:
+                for g in nb.grades:
+                    row[g.name] = (g.auto_score, g.manual_score, bool(g.needs_manual_grade))
+            row["_total"] = float(sub.score)
+            row["_max"] = float(sub.max_score)
+            out[sub.student.id if assignment else f"{a.name}/{sub.student.id}"] = row
     return out
 
 

@@ -17,17 +17,21 @@ def _nb(path, *sources, tagged_params=None):
 
 
 def test_course_run_reports_metrics_errors_and_keeps_sources(tmp_path):
-    good = _nb(tmp_path / "01_good.ipynb",
+    # relative paths, as `make course HEADLESS=1` passes them; the kernels run in the notebooks' own folder
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    good = _nb(nbs / "01_good.ipynb",
                "import medimg_kernel as mk\nmk.record_metrics(accuracy=0.75, steps=steps)",
                tagged_params="tier = None\nsteps = 1")
-    bad = _nb(tmp_path / "02_bad.ipynb", "x = 1", "raise ValueError('boom in cell two')", "y = 2")
-    after = _nb(tmp_path / "03_after.ipynb", "import medimg_kernel as mk\nmk.record_metrics(done=1)")
+    _nb(nbs / "02_bad.ipynb", "x = 1", "raise ValueError('boom in cell two')", "y = 2")
+    _nb(nbs / "03_after.ipynb", "import medimg_kernel as mk\nmk.record_metrics(done=1)")
     before = good.read_text()
     report = tmp_path / "r.json"
     res = subprocess.run(
-        [sys.executable, "-m", "medimg_kernel", "course", "run", "--tier", "smoke", "--report", str(report),
-         "--out-dir", str(tmp_path / "out"), "-p", "steps=5", str(good), str(bad), str(after)],
-        capture_output=True, text=True, timeout=600)
+        [sys.executable, "-m", "medimg_kernel", "course", "run", "--tier", "smoke", "--report", "r.json",
+         "--out-dir", "out", "-p", "steps=5", "nbs/01_good.ipynb", "nbs/02_bad.ipynb", "nbs/03_after.ipynb"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert "without encryption" not in res.stderr  # kernels talk over local sockets, not TCP
     assert res.returncode == 1, res.stdout + res.stderr  # one notebook failed
     rep = json.loads(report.read_text())
     assert rep["tier"] == "smoke" and rep["total_seconds"] > 0
