@@ -153,14 +153,15 @@ def run_notebook(
     metrics_file.unlink(missing_ok=True)
     env = dict(os.environ, MEDIMG_TIER=tier, **{METRICS_ENV: str(metrics_file)})
     env.setdefault("MPLBACKEND", "agg")
-    km = None
+    from traitlets.config import Config
+
+    config = Config()
     sockets = tempfile.TemporaryDirectory(prefix="medimg-kernel-") if os.name == "posix" else None
     if sockets is not None:  # local Unix sockets: no open TCP ports, no "unencrypted TCP" warning
-        from jupyter_client.manager import AsyncKernelManager
-
-        km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(sockets.name, "k"))
-    client = NotebookClient(
-        nb, km=km, timeout=timeout, kernel_name=kernel_name, allow_errors=False, store_widget_state=False,
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(sockets.name, "k")
+    client = NotebookClient(  # the client owns its kernel manager, so the kernel is shut down after the run
+        nb, config=config, timeout=timeout, kernel_name=kernel_name, allow_errors=False, store_widget_state=False,
         resources={"metadata": {"path": str(path.parent)}}, record_timing=True,
     )
     t0 = time.perf_counter()

@@ -212,12 +212,12 @@ def device_policy(device: str | None = None, precision: str | None = None) -> De
         mem_fmt = "contiguous"
         batch_scale = 1.0
     else:
-        # Measured (benchmarks/precision_policy.py, DenseNet121 training): on AMX CPUs bf16 autocast +
-        # channels_last is ~2x fp32; on AVX512-bf16 CPUs without AMX bf16 gains almost nothing
-        # (x1.02-1.08) while channels_last alone gives x1.26-1.33, the fastest setting there.
+        # DenseNet121 training (benchmarks/precision_policy.py): on an AVX512-bf16 CPU without AMX, bf16 gained
+        # x1.02-1.08 over fp32 and channels_last alone x1.26-1.33 (the fastest setting there); on AMX CPUs
+        # bf16 + channels_last was reported at ~2x fp32 (78 -> 161 img/s; not re-measured here, no AMX).
         auto_prec = "bf16" if cpu["amx_bf16"] else "fp32"
         if cpu["amx_bf16"]:
-            why = "CPU with AMX bf16 tiles: bf16 autocast + channels_last (~2x fp32 measured for DenseNet121)"
+            why = "CPU with AMX bf16 tiles: bf16 autocast + channels_last (~2x fp32 reported for DenseNet121)"
         elif cpu["avx512"]:
             why = ("CPU with AVX-512" + (" and AVX512-bf16 but no AMX" if cpu["avx512_bf16"] else "")
                    + ": fp32 + channels_last (bf16 would gain little without AMX; channels_last measured "

@@ -178,19 +178,12 @@ def gradebook_scores(course: Path, assignment: str | None = None) -> dict[str, d
     db = course / "gradebook.db"
     if not db.is_file():  # never create an empty gradebook just to read it
         raise GradingError(f"no gradebook at {db} yet: generate and autograde an assignment first")
-    # nbgrader checks the schema version with the `alembic` command: find it next to this interpreter
-    path = os.environ.get("PATH", "")
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), path])
-    try:
-        with Gradebook(f"sqlite:///{db}") as gb:
-            names = [a.name for a in gb.assignments]
-            if assignment and assignment not in names:
-                raise GradingError(f"assignment {assignment!r} is not in the gradebook; it has: "
-                                   f"{', '.join(names) or 'none'}")
-            out = _read_scores(gb, assignment)
-    finally:
-        os.environ["PATH"] = path
-    return out
+    with Gradebook(f"sqlite:///{db}") as gb:
+        names = [a.name for a in gb.assignments]
+        if assignment and assignment not in names:
+            raise GradingError(f"assignment {assignment!r} is not in the gradebook; it has: "
+                               f"{', '.join(names) or 'none'}")
+        return _read_scores(gb, assignment)
 
 
 def _read_scores(gb: Any, assignment: str | None) -> dict[str, dict[str, Any]]:
