@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from medimg_kernel.grading.course import course_dir, notebook_path
+from medimg_kernel.grading.course_folder import course_dir, notebook_path
 from medimg_kernel.grading.fixtures import Fixture, make_fixtures, write_submission
 from medimg_kernel.grading.pipeline import autograde, copy_course, generate, gradebook_scores
 

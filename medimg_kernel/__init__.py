@@ -23,15 +23,16 @@ _EXPORTS: dict[str, str] = {
     "get_tier": "tiers:get_tier",
     "tier_params": "tiers:tier_params",
     "TIERS": "tiers:TIERS",
-    "environment_report": "envinfo:environment_report",
-    "banner": "envinfo:banner",
-    "record_metrics": "course:record_metrics",
-    "run_course": "course:run_course",
+    "environment_report": "runtime.envinfo:environment_report",
+    "banner": "runtime.envinfo:banner",
+    "record_metrics": "runtime.lesson_metrics:record_metrics",
+    "run_course": "runtime.runner:run_course",
     # data layer
     "fetch": "data:fetch",
     "load": "data:load",
     "datasets": "data:datasets",
     "dataset_info": "data:dataset_info",
+    "read_image": "data.io:read_image",  # the one reading boundary (issue 14/21)
     "synthetic": "data.synthetic:",
     # models and training
     "build_model": "models:build_model",
@@ -42,15 +43,24 @@ _EXPORTS: dict[str, str] = {
     "view": "viz:view",
     "compare": "viz:compare",
     "snapshot": "viz:snapshot",
+    "view_mesh": "viz:view_mesh",  # meshes/XR (issue 18)
+    "view_xr": "viz:view_xr",
+    "meshes": "meshes:",
     # grading
     "check": "grading:check",
     "CheckFailed": "grading:CheckFailed",
+    "student_id": "grading.variants:student_id",
+    "variant_seed": "grading.variants:variant_seed",
     # explainability, fusion
     "explain": "explain:",  # a callable module: mk.explain(model, image, ...) and mk.explain.checks
     "fusion": "fusion:",
     # lessons 04-05: detection (peaks, FROC) and domain shift/adaptation helpers
-    "detection": "detection:",
-    "domain": "domain:",
+    "detection": "lessons.detection:",
+    "domain": "lessons.domain:",
+    # lesson 11: edge deployment (ONNX export, int8, latency, streaming, DICOM node)
+    "deploy": "deploy:",
+    # large-scale and cloud analytics on Dask (issue 17)
+    "cohort": "cohort:",
     # errors
     "MedimgKernelError": "errors:MedimgKernelError",
 }
@@ -79,6 +89,6 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the ``%medimg`` magic and the course defaults (``%load_ext medimg_kernel``)."""
-    from .ipython_ext import load_ipython_extension as _load
+    from .runtime.ipython_ext import load_ipython_extension as _load
 
     _load(ipython)

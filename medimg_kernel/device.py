@@ -1,20 +1,24 @@
 """Device and precision policy: which device, autocast dtype, memory format and thread count to use.
 
-The policy is chosen from the hardware (CUDA and its bf16 support, Apple MPS, CPU AMX/AVX-512-bf16)
-and can be overridden with ``MEDIMG_DEVICE`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``) and
-``MEDIMG_PRECISION`` (``auto``, ``fp32``, ``bf16``, ``fp16``). On the course's 2-core Xeon with AMX,
-bf16 autocast + channels_last trained a DenseNet121 about twice as fast as fp32
-(``benchmarks/precision_policy.py`` measures it in one run).
+:func:`device_policy` picks the device from the hardware (CUDA, Apple MPS, CPU) and a safe starting
+precision; ``MEDIMG_DEVICE`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``) and ``MEDIMG_PRECISION``
+(``auto``, ``fp32``, ``bf16``, ``fp16``) override it. With precision ``auto`` the precision and memory
+format are *measured*: the first ``Trainer.fit`` of a model family and batch shape on a machine times a
+few steps of each candidate (:mod:`medimg_kernel.train.calibrate`) and the choice is cached under the
+data folder (:func:`cached_choices`; ``medimg env`` lists them, ``medimg env --recalibrate`` measures
+again). This module also sets torch's process-wide knobs: threads and cuDNN/TF32 flags.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import platform
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, NoGPUError
@@ -22,7 +26,8 @@ from .errors import ConfigError, NoGPUError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["DevicePolicy", "device_policy", "cpu_features", "VALID_DEVICES", "VALID_PRECISIONS"]
+__all__ = ["DevicePolicy", "device_policy", "cpu_features", "machine_signature", "cached_choices", "store_choice",
+           "clear_choices", "calibration_file", "VALID_DEVICES", "VALID_PRECISIONS"]
 
 VALID_DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 VALID_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -77,6 +82,8 @@ class DevicePolicy:
     gpu: dict[str, Any] | None
     cpu: dict[str, Any]
     reason: str
+    #: True when precision was left on ``auto``: ``Trainer.fit`` then measures precision and memory format
+    auto_precision: bool = False
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -117,12 +124,31 @@ class DevicePolicy:
             return torch.contiguous_format
         return torch.channels_last_3d if ndim == 5 else torch.channels_last
 
-    def apply_threads(self) -> None:
-        """Set torch's intra-op thread count to the policy's (CPU only)."""
+    def apply_threads(self, processes: int = 1) -> None:
+        """Set torch's intra-op thread count to the policy's, shared among ``processes`` on this host (CPU only)."""
         import torch
 
-        if self.device_type == "cpu" and torch.get_num_threads() != self.num_threads:
-            torch.set_num_threads(self.num_threads)
+        threads = max(1, self.num_threads // max(1, int(processes)))
+        if self.device_type == "cpu" and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+    def apply_backend_flags(self, deterministic: bool = False) -> None:
+        """Set torch's kernel-selection flags: deterministic kernels, or cuDNN autotuning + TF32 on CUDA."""
+        import torch
+
+        if deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+        elif self.device_type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+
+    def with_setting(self, precision: str, memory_format: str, reason: str) -> DevicePolicy:
+        """Return a copy with a measured ``precision`` and ``memory_format`` and the reason for them."""
+        return replace(self, precision=precision, memory_format=memory_format, reason=reason, auto_precision=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the policy as a JSON-ready dict."""
@@ -158,11 +184,13 @@ def _gpu_info(index: int = 0) -> dict[str, Any]:
     }
 
 
-def _resolve_device(requested: str) -> str:
+def _resolve_device(requested: str, local_rank: int | None = None) -> str:
     import torch
 
     req = requested.strip().lower()
     mps_ok = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if req in ("auto", "cuda") and local_rank is not None and torch.cuda.is_available():
+        return f"cuda:{int(local_rank)}"  # one process per GPU under torchrun
     if req == "auto":
         if torch.cuda.is_available():
             return "cuda:0"
@@ -188,19 +216,24 @@ def _resolve_device(requested: str) -> str:
     raise ConfigError(f"unknown device {requested!r}: choose one of {', '.join(VALID_DEVICES)}")
 
 
-def device_policy(device: str | None = None, precision: str | None = None) -> DevicePolicy:
-    """Choose device, precision, memory format, threads and batch scale for this machine.
+def device_policy(device: str | None = None, precision: str | None = None, *,
+                  local_rank: int | None = None) -> DevicePolicy:
+    """Choose device, starting precision, memory format, threads and batch scale for this machine.
 
     ``device`` and ``precision`` override the environment variables ``MEDIMG_DEVICE`` and
-    ``MEDIMG_PRECISION``, which override the automatic choice.
+    ``MEDIMG_PRECISION``, which override the automatic choice. ``local_rank`` (under torchrun) puts an
+    ``auto``/``cuda`` request on that process's GPU. With precision ``auto`` the policy is a starting
+    point with ``auto_precision=True``: ``Trainer.fit`` measures the candidates on the model.
     """
-    dev = _resolve_device(device or os.environ.get("MEDIMG_DEVICE") or "auto")
+    dev = _resolve_device(device or os.environ.get("MEDIMG_DEVICE") or "auto", local_rank)
     cpu = cpu_features()
     gpu = _gpu_info(int(dev.split(":")[1])) if dev.startswith("cuda") else None
     prec_req = (precision or os.environ.get("MEDIMG_PRECISION") or "auto").strip().lower()
     if prec_req not in VALID_PRECISIONS:
         raise ConfigError(f"unknown precision {prec_req!r}: choose one of {', '.join(VALID_PRECISIONS)}")
 
+    measured = "; precision auto: the first fit of each model and batch shape measures the candidates " \
+               "and keeps the fastest (cached, see `medimg env`)"
     if dev.startswith("cuda"):
         auto_prec = "bf16" if gpu and gpu["bf16"] else "fp16"
         why = "CUDA GPU: bf16 autocast where the GPU supports it, else fp16 with loss scaling; channels_last for conv nets"
@@ -211,24 +244,19 @@ def device_policy(device: str | None = None, precision: str | None = None) -> De
         why = "Apple MPS: fp32 (autocast on MPS is not reliable across torch versions)"
         mem_fmt = "contiguous"
         batch_scale = 1.0
+        measured = ""
     else:
-        # DenseNet121 training (benchmarks/precision_policy.py): on an AVX512-bf16 CPU without AMX, bf16 gained
-        # x1.02-1.08 over fp32 and channels_last alone x1.26-1.33 (the fastest setting there); on AMX CPUs
-        # bf16 + channels_last was reported at ~2x fp32 (78 -> 161 img/s; not re-measured here, no AMX).
-        auto_prec = "bf16" if cpu["amx_bf16"] else "fp32"
-        if cpu["amx_bf16"]:
-            why = "CPU with AMX bf16 tiles: bf16 autocast + channels_last (~2x fp32 reported for DenseNet121)"
-        elif cpu["avx512"]:
-            why = ("CPU with AVX-512" + (" and AVX512-bf16 but no AMX" if cpu["avx512_bf16"] else "")
-                   + ": fp32 + channels_last (bf16 would gain little without AMX; channels_last measured "
-                   "x1.3 fp32 for DenseNet121)")
-        else:
-            why = "CPU without bf16 matrix units: fp32 (bf16 would be emulated and slower)"
-        mem_fmt = "channels_last" if (cpu["amx_bf16"] or cpu["avx512"]) else "contiguous"
+        # No fixed CPU rule: on two AVX512-bf16 CPUs without AMX, bf16 + channels_last measured both faster
+        # and slower than fp32 (benchmarks/precision_policy.py), so fp32 is only the starting point.
+        auto_prec = "fp32"
+        why = "CPU: fp32 until measured" + ("" if cpu["bf16"] else " (no bf16 instructions: bf16 is not a candidate)")
+        mem_fmt = "contiguous"
         batch_scale = 0.25
     prec = auto_prec if prec_req == "auto" else prec_req
     if prec_req != "auto":
         why += f"; precision forced to {prec} by request"
+    else:
+        why += measured
     if prec == "fp16" and dev == "cpu":
         raise ConfigError("precision 'fp16' is not supported for training on CPU: choose fp32 or bf16")
     threads = cpu["cores"] if dev == "cpu" else max(1, min(cpu["cores"], 8))
@@ -238,18 +266,74 @@ def device_policy(device: str | None = None, precision: str | None = None) -> De
             raise ConfigError(f"MEDIMG_NUM_THREADS={threads_req!r}: expected a whole number >= 1")
         threads = int(threads_req)
         why += f"; {threads} thread(s) set by MEDIMG_NUM_THREADS"
-    return DevicePolicy(dev, prec, mem_fmt, threads, batch_scale, gpu, dict(cpu), why)
+    return DevicePolicy(dev, prec, mem_fmt, threads, batch_scale, gpu, dict(cpu), why,
+                        auto_precision=prec_req == "auto" and bool(measured))
 
 
-@contextlib.contextmanager
-def forced_device(device: str) -> Iterator[None]:
-    """Temporarily set ``MEDIMG_DEVICE`` (used by grading to force CPU)."""
-    old = os.environ.get("MEDIMG_DEVICE")
-    os.environ["MEDIMG_DEVICE"] = device
+# --------------------------------------------------------------------------------------------------
+# the cache of measured choices (JSON under the data folder; read without importing torch)
+
+CALIBRATION_FILE = "calibration/precision.json"
+
+
+def calibration_file() -> Path:
+    """Return the JSON file holding the measured precision choices (under the data folder)."""
+    from .paths import data_dir
+
+    return data_dir() / CALIBRATION_FILE
+
+
+def machine_signature(device: str = "cpu", gpu: dict[str, Any] | None = None) -> str:
+    """Return a short key for this hardware + torch build: CPU or GPU model, cores, bf16 units, torch version."""
+    import importlib.metadata as md
+
     try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("MEDIMG_DEVICE", None)
-        else:
-            os.environ["MEDIMG_DEVICE"] = old
+        torch_version = md.version("torch")
+    except md.PackageNotFoundError:  # pragma: no cover
+        torch_version = "none"
+    if gpu:
+        hw = f"{gpu['name']}|cc{gpu.get('capability')}"
+    else:
+        c = cpu_features()
+        hw = f"{c['model']}|{c['cores']}c|amx{int(c['amx_bf16'])}|avx512bf16{int(c['avx512_bf16'])}"
+    return f"{device.split(':')[0]}|{hw}|torch{torch_version}"
+
+
+def cached_choices(machine: str | None = None) -> dict[str, dict[str, Any]]:
+    """Return the cached measured choices ``{key: entry}``, only this ``machine``'s when one is given."""
+    path = calibration_file()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    entries = data.get("entries", {}) if isinstance(data, dict) else {}
+    return {k: v for k, v in entries.items() if machine is None or v.get("machine") == machine}
+
+
+def store_choice(key: str, entry: dict[str, Any]) -> None:
+    """Add one measured choice to the cache (atomic write; a read-only data folder only logs a warning)."""
+    import logging
+
+    path = calibration_file()
+    entries = cached_choices()
+    entries[key] = {**entry, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"version": 1, "entries": entries}, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as err:
+        logging.getLogger(__name__).warning("could not cache the precision choice in %s (%s): it will be "
+                                            "measured again next time; set MEDIMG_DATA to a writable folder",
+                                            path, err)
+
+
+def clear_choices(machine: str | None = None) -> int:
+    """Remove cached choices (this ``machine``'s only when given); return how many were removed."""
+    entries = cached_choices()
+    keep = {k: v for k, v in entries.items() if machine is not None and v.get("machine") != machine}
+    removed = len(entries) - len(keep)
+    path = calibration_file()
+    if removed and path.exists():
+        path.write_text(json.dumps({"version": 1, "entries": keep}, indent=1), encoding="utf-8")
+    return removed

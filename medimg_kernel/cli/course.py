@@ -50,7 +50,7 @@ def _parse_params(items: list[str]) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..course import run_course
+    from ..runtime.runner import run_course
 
     rep = run_course(args.notebooks or None, tier=args.tier, out_dir=args.out_dir, report=args.report,
                      parameters=_parse_params(args.param), kernel_name=args.kernel, progress=True)
@@ -70,11 +70,10 @@ def _run(args: argparse.Namespace) -> int:
 def _lab(args: argparse.Namespace) -> int:
     import subprocess
 
-    from ..course import course_root
-    from ..envinfo import _kernelspec_status
-    from ..kernelspec import install_kernelspec
+    from ..runtime.kernelspec import install_kernelspec, kernelspec_status
+    from ..runtime.runner import course_root
 
-    if not _kernelspec_status()["installed"]:
+    if not kernelspec_status()["installed"]:
         install_kernelspec()
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={course_root().parent}",
            "--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb"]

@@ -97,6 +97,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
             retries=args.retries,
             timeout=args.timeout,
             progressbar=not args.quiet,
+            max_bytes=args.max_size,
         )
         print(path)
     return 0
@@ -201,6 +202,12 @@ def register(subparsers: Any) -> None:
     s.add_argument("--timeout", type=float, default=30.0, help="connect/read timeout in seconds (default 30)")
     s.add_argument("--no-extract", action="store_true", help="keep archives packed")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        default=None,
+        help="cap for files whose registry entry has no size, e.g. 20G (default $MEDIMG_MAX_DOWNLOAD or 50G)",
+    )
     s.set_defaults(func=_cmd_fetch)
 
     s = sub.add_parser("verify", parents=[common], help="re-hash cached files against the registry")

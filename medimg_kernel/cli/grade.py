@@ -3,7 +3,7 @@
 Sub-commands: ``build`` (authoring scripts -> source notebooks, ``--check`` for CI), ``list``,
 ``validate``, ``generate``, ``autograde``, ``feedback``, ``export``, ``scores`` and ``dryrun`` (grade
 generated fixture submissions in a temporary copy of the course). The course folder is found as
-described in :mod:`medimg_kernel.grading.course` (``--course DIR`` overrides).
+described in :mod:`medimg_kernel.grading.course_folder` (``--course DIR`` overrides).
 """
 
 from __future__ import annotations
@@ -82,11 +82,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=_dryrun)
 
+    from .certify import register_actions  # report, lms, certify, verify, similarity
+
+    register_actions(acts)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
 def _course(args: argparse.Namespace) -> Path:
-    from ..grading.course import course_dir
+    from ..grading.course_folder import course_dir
 
     return course_dir(args.course)
 
@@ -117,7 +120,7 @@ def _build(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     import nbformat
 
-    from ..grading.course import assignments, notebook_path
+    from ..grading.course_folder import assignments, notebook_path
     from ..grading.fixtures import layout
 
     course = _course(args)
@@ -154,7 +157,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ..grading.course import assignments
+    from ..grading.course_folder import assignments
     from ..grading.pipeline import generate
 
     course = _course(args)

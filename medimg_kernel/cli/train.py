@@ -49,7 +49,12 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
-    cfg = yaml.safe_load(path.read_text()) or {}
+    try:
+        cfg = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+        raise ConfigError(f"{path} is not a valid YAML file{at}: fix the syntax or start from a lesson's config") from err
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path}: the config must be a mapping with sections model, data, trainer")
     for item in overrides:
@@ -60,7 +65,10 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
         parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value)
+        try:
+            node[parts[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from err
     for section in ("model", "data"):
         if not isinstance(cfg.get(section), dict):
             raise ConfigError(f"{path}: missing section {section!r} (sections: model, data, trainer, fit, output)")
@@ -94,8 +102,11 @@ def _data(spec: dict[str, Any]) -> tuple[Any, Any]:
             val = (v[ik], v[lk])
         return (tr[ik], tr[lk]), val
     if "npz" in spec:
-        arrays = np.load(spec["npz"])
-        x, y = arrays[spec.get("image_key", "images")], arrays[spec.get("label_key", "labels")]
+        from ..data.io import read_arrays
+
+        ik, lk = spec.get("image_key", "images"), spec.get("label_key", "labels")
+        arrays = read_arrays(spec["npz"], (ik, lk))  # DataError naming the file and the missing keys
+        x, y = arrays[ik], arrays[lk]
         frac = float(spec.get("val_fraction", 0))
         if frac:
             idx = np.random.default_rng(int(spec.get("seed", 0))).permutation(len(x))
@@ -114,10 +125,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..models import build_model, load_weights
-    from ..train import Trainer
+    from ..train import Trainer, seed_everything
     from ..train.distributed import cleanup, dist_info
 
     m = cfg["model"]
+    # seed before the model is built: its initial weights come from the same generator as the training
+    seed_everything(int(cfg.get("trainer", {}).get("seed", 0)))
     model = build_model(m["name"], int(m.get("spatial_dims", 2)), int(m.get("in_channels", 1)),
                         int(m.get("out_channels", 2)), **dict(m.get("kwargs", {})))
     if m.get("weights"):

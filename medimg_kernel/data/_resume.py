@@ -5,6 +5,13 @@ downloader streams into a persistent partial file (kept between attempts and bet
 by the expected hash so another version is never appended to), asks the server for the missing bytes
 (``Range: bytes=N-``) after a dropped connection, retries with a capped exponential back-off, and
 finally moves the complete partial file onto ``output_file`` for pooch to verify.
+
+Two guards protect the disk and the hash. The body is capped while it streams: at the registry's
+``size`` when it is known, else at ``max_bytes``; a transfer that goes past the cap (an endless or
+oversized body) is aborted, its partial file deleted, and a :class:`DownloadError` says why. And the
+bytes written are the raw bytes the server sent: ``Accept-Encoding: identity`` is requested and a
+``Content-Encoding`` (e.g. a ``.tar.gz`` wrongly served as ``gzip``-encoded) is never decoded, so the hash
+is computed over exactly the file the registry describes.
 """
 
 from __future__ import annotations
@@ -16,13 +23,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import DownloadError
+from ..errors import DownloadError, DownloadTooLargeError
 
-__all__ = ["ResumableHTTPDownloader"]
+__all__ = ["ResumableHTTPDownloader", "format_bytes"]
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 256 << 10
+
+
+def format_bytes(n: int) -> str:
+    """``1536`` -> ``'1.5 KiB'``: a byte count for messages."""
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"  # pragma: no cover
 
 
 def short_reason(err: BaseException | None) -> str:
@@ -42,6 +59,21 @@ def short_reason(err: BaseException | None) -> str:
     return msg if len(msg) <= 160 else msg[:157] + "..."
 
 
+def _raw_chunks(resp: Any) -> Any:
+    """The response body as sent (no Content-Encoding decoding), urllib3 errors as requests' (as iter_content)."""
+    import requests
+    from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
+
+    try:
+        yield from resp.raw.stream(_CHUNK, decode_content=False)
+    except ProtocolError as err:
+        raise requests.exceptions.ChunkedEncodingError(err) from err
+    except ReadTimeoutError as err:
+        raise requests.exceptions.ConnectionError(err) from err
+    except (DecodeError, SSLError) as err:
+        raise requests.exceptions.ConnectionError(err) from err
+
+
 class ResumableHTTPDownloader:
     """Download over HTTP(S) into ``partial``, resuming with ``Range`` after failures.
 
@@ -58,6 +90,10 @@ class ResumableHTTPDownloader:
         First wait between attempts in seconds; doubled each time, capped at 10 s.
     progressbar : bool
         Show a ``tqdm.auto`` progress bar (notebook-aware).
+    expected_size : int, optional
+        The registry's byte count: a body longer than this is aborted.
+    max_bytes : int, optional
+        The cap when the size is unknown (``None``: no cap).
     """
 
     def __init__(
@@ -69,13 +105,17 @@ class ResumableHTTPDownloader:
         backoff: float = 1.0,
         progressbar: bool = True,
         headers: dict[str, str] | None = None,
+        expected_size: int | None = None,
+        max_bytes: int | None = None,
     ):
         self.partial = Path(partial)
         self.retries = retries
         self.timeout = timeout
         self.backoff = backoff
         self.progressbar = progressbar
-        self.headers = dict(headers or {})
+        self.headers = {"Accept-Encoding": "identity", **(headers or {})}
+        self.expected_size = expected_size
+        self.max_bytes = max_bytes
         self.resumed_from: list[int] = []  # byte offsets at which a Range request was made (for tests/logs)
 
     def __repr__(self) -> str:
@@ -123,6 +163,20 @@ class ResumableHTTPDownloader:
         os.replace(self.partial, output_file)
         return None
 
+    def _limit(self) -> tuple[int | None, str]:
+        if self.expected_size is not None:
+            return self.expected_size, f"the registry's size of {format_bytes(self.expected_size)}"
+        if self.max_bytes is not None:
+            return self.max_bytes, (
+                f"the {format_bytes(self.max_bytes)} cap for files of unknown size "
+                "(raise it with MEDIMG_MAX_DOWNLOAD or max_bytes=)"
+            )
+        return None, ""
+
+    def _too_large(self, url: str, what: str, why: str) -> DownloadTooLargeError:
+        self.partial.unlink(missing_ok=True)  # an oversized body is never resumed: drop every byte of it
+        return DownloadTooLargeError(f"{url}: {what}, more than {why}; the transfer was aborted and nothing was kept")
+
     def _transfer(self, url: str) -> None:
         import requests
         from tqdm.auto import tqdm
@@ -143,7 +197,10 @@ class ResumableHTTPDownloader:
                 log.info("%s does not support resume; downloading from the start", url)
                 have = 0
             length = resp.headers.get("content-length")
-            total = have + int(length) if length is not None else None
+            total = have + int(length) if length is not None and length.isdigit() else None
+            limit, why = self._limit()
+            if limit is not None and total is not None and total > limit:
+                raise self._too_large(url, f"the server announces {format_bytes(total)}", why)
             mode = "ab" if have else "wb"
             with (
                 open(self.partial, mode) as out,
@@ -158,10 +215,17 @@ class ResumableHTTPDownloader:
                     leave=False,
                 ) as bar,
             ):
-                for chunk in resp.iter_content(chunk_size=_CHUNK):
-                    if chunk:
-                        out.write(chunk)
-                        bar.update(len(chunk))
+                written = have
+                # the raw bytes as sent: a Content-Encoding (gzip, deflate) is not undone before hashing
+                for chunk in _raw_chunks(resp):
+                    if not chunk:
+                        continue
+                    if limit is not None and written + len(chunk) > limit:
+                        out.close()
+                        raise self._too_large(url, f"the body passed {format_bytes(limit)}", why)
+                    out.write(chunk)
+                    written += len(chunk)
+                    bar.update(len(chunk))
             got = self.partial.stat().st_size
             if total is not None and got < total:
                 raise requests.exceptions.ConnectionError(f"connection closed after {got} of {total} bytes")

@@ -8,6 +8,11 @@ to a temporary file, checks the hash and only then moves it under its final name
 (:class:`~medimg_kernel.data._resume.ResumableHTTPDownloader`) retries with back-off and resumes a
 dropped transfer with an HTTP Range request. A verified file gets a stamp so it is never hashed or
 downloaded again while it stays unchanged.
+
+Download limits: a registry ``size:`` is enforced while the body streams, and a file of unknown size is
+capped at ``max_bytes`` (default ``$MEDIMG_MAX_DOWNLOAD``, else 50 GiB; ``"500M"``, ``"2G"`` or a byte
+count). Past either the transfer is aborted with a :class:`DownloadError` and no partial file is left.
+Hashes are computed over the raw bytes the server sent, whatever its ``Content-Encoding``.
 """
 
 from __future__ import annotations
@@ -20,26 +25,51 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ChecksumError, ConfigError, DownloadError
+from ..errors import ChecksumError, ConfigError, DownloadError, DownloadTooLargeError
+from ..paths import data_dir as cache_dir  # the one data folder; data-layer callers name it cache_dir
 from ._hashing import drop_stamp, hash_matches, stamp_ok, write_stamp
 from .registry import DatasetEntry, FileEntry, dataset_info
 
-__all__ = ["cache_dir", "dataset_path", "mirrors_from_env", "fetch", "fetch_file", "verify", "is_cached"]
+__all__ = [
+    "cache_dir",
+    "dataset_path",
+    "mirrors_from_env",
+    "max_download_bytes",
+    "fetch",
+    "fetch_file",
+    "verify",
+    "is_cached",
+]
 
 log = logging.getLogger(__name__)
 
 PARTIAL_DIR = ".partial"
 
+#: cap on a file whose registry entry has no ``size`` (overridden by $MEDIMG_MAX_DOWNLOAD or max_bytes=)
+DEFAULT_MAX_DOWNLOAD = 50 << 30
 
-def cache_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Return the cache root: ``data_dir``, else ``$MEDIMG_DATA``, else the platform cache dir ``medimg``."""
-    if data_dir is None:
-        data_dir = os.environ.get("MEDIMG_DATA") or None
-    if data_dir is None:
-        import platformdirs
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
-        data_dir = platformdirs.user_cache_dir("medimg", appauthor=False)
-    return Path(data_dir).expanduser()
+
+def max_download_bytes(value: int | str | None = None) -> int:
+    """The download cap for files of unknown size: ``value``, else ``$MEDIMG_MAX_DOWNLOAD``, else 50 GiB.
+
+    Accepts a byte count or a number with a ``K``/``M``/``G``/``T`` suffix (powers of 1024, e.g. ``"2G"``).
+    """
+    raw = value if value is not None else os.environ.get("MEDIMG_MAX_DOWNLOAD") or DEFAULT_MAX_DOWNLOAD
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        n = raw
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", str(raw), re.IGNORECASE)
+        if not m:
+            raise ConfigError(
+                f"download cap {raw!r} is not a size: use a byte count or a number with K, M, G or T "
+                "(e.g. MEDIMG_MAX_DOWNLOAD=20G)"
+            )
+        n = int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    if n <= 0:
+        raise ConfigError(f"download cap must be positive, got {raw!r}")
+    return n
 
 
 def dataset_path(
@@ -79,11 +109,18 @@ def is_cached(entry: DatasetEntry, data_dir: str | os.PathLike[str] | None = Non
     return all(stamp_ok(folder / f.filename, f.known_hash) for f in entry.files)
 
 
-def _file_copy_downloader(url: str, output_file: Any, pooch: Any = None) -> None:
-    src = Path(url[len("file://") :])
-    if not src.is_file():
-        raise DownloadError(f"{url}: no such file")
-    shutil.copyfile(src, output_file)
+def _file_copy_downloader(limit: int, why: str) -> Any:
+    def copy(url: str, output_file: Any, pooch: Any = None) -> None:
+        src = Path(url[len("file://") :])
+        if not src.is_file():
+            raise DownloadError(f"{url}: no such file")
+        if src.stat().st_size > limit:
+            raise DownloadTooLargeError(
+                f"{url}: the file holds {src.stat().st_size} bytes, more than {why}; nothing was copied"
+            )
+        shutil.copyfile(src, output_file)
+
+    return copy
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -101,8 +138,12 @@ def fetch_file(
     retries: int = 3,
     timeout: float = 30.0,
     progressbar: bool = True,
+    max_bytes: int | str | None = None,
 ) -> Path:
-    """Make ``folder/f.filename`` a verified copy of ``f``: trust a valid stamp, else check, else download."""
+    """Make ``folder/f.filename`` a verified copy of ``f``: trust a valid stamp, else check, else download.
+
+    The body may not exceed the registry's ``f.size``, or :func:`max_download_bytes` when that is unknown.
+    """
     import pooch
     import requests
 
@@ -126,11 +167,21 @@ def fetch_file(
     partial = folder / PARTIAL_DIR / f"{f.filename}.{known.split(':')[1][:16]}.part"
     errors: list[str] = []
     mismatches: list[str] = []
+    oversize: list[str] = []
+    cap = max_download_bytes(max_bytes)
+    limit, why = (f.size, "the registry's size") if f.size is not None else (cap, "the download cap")
     for url in _candidate_urls(f, mirrors):
         downloader = (
-            _file_copy_downloader
+            _file_copy_downloader(limit, f"{why} ({limit} bytes)")
             if url.startswith("file://")
-            else ResumableHTTPDownloader(partial, retries=retries, timeout=timeout, progressbar=progressbar)
+            else ResumableHTTPDownloader(
+                partial,
+                retries=retries,
+                timeout=timeout,
+                progressbar=progressbar,
+                expected_size=f.size,
+                max_bytes=None if f.size is not None else cap,
+            )
         )
         pooch_log = pooch.get_logger()
         level = pooch_log.level
@@ -143,6 +194,11 @@ def fetch_file(
             mismatches.append(url)
             errors.append(f"{url}: {str(err).splitlines()[0]}")
             log.warning("hash mismatch for %s from %s", f.filename, url)
+            continue
+        except DownloadTooLargeError as err:
+            oversize.append(url)
+            errors.append(str(err))
+            log.warning("aborted %s from %s: more bytes than %s", f.filename, url, why)
             continue
         except (DownloadError, requests.exceptions.RequestException, OSError) as err:
             reason = str(err) if isinstance(err, DownloadError) else short_reason(err)
@@ -163,6 +219,15 @@ def fetch_file(
             f"{f.filename}: every source served a file whose hash differs from the registry's {known} "
             f"({'; '.join(errors)}); nothing was kept. Check the mirror's copy or the registry entry."
         )
+    if oversize and len(oversize) == len(errors):
+        fix = (
+            "Check the registry entry's size"
+            if f.size is not None
+            else "If the file really is that large, raise the cap (MEDIMG_MAX_DOWNLOAD=100G or max_bytes=)"
+        )
+        raise DownloadTooLargeError(
+            f"{f.filename}: every source sent more than {why} ({limit} bytes) ({'; '.join(errors)}). {fix}."
+        )
     raise DownloadError(
         f"could not download {f.filename} from any source ({'; '.join(errors)}). Check the network, "
         "set MEDIMG_MIRROR / --mirror to a reachable mirror, or install a course pack with `medimg data unpack`."
@@ -170,7 +235,7 @@ def fetch_file(
 
 
 def fetch(
-    name: str,
+    name: str | DatasetEntry,
     *,
     data_dir: str | os.PathLike[str] | None = None,
     mirrors: Sequence[str] | None = None,
@@ -179,13 +244,14 @@ def fetch(
     retries: int = 3,
     timeout: float = 30.0,
     progressbar: bool = True,
+    max_bytes: int | str | None = None,
 ) -> Path:
     """Download, verify and (for archives) safely extract dataset ``name``; return its cache folder.
 
     Parameters
     ----------
-    name : str
-        A registry name (``mk.datasets()``).
+    name : str or DatasetEntry
+        A registry name (``mk.datasets()``), or its entry (as ``mk.load`` passes it: no second look-up).
     data_dir : path, optional
         Cache root; default ``$MEDIMG_DATA`` or the platform cache dir.
     mirrors : list of str, optional
@@ -198,6 +264,8 @@ def fetch(
         Network retries per URL (each resumes the partial file) and the per-read timeout in seconds.
     progressbar : bool
         Show tqdm progress bars.
+    max_bytes : int or str, optional
+        Cap for files whose registry entry has no ``size`` (default :func:`max_download_bytes`).
 
     Returns
     -------
@@ -208,13 +276,18 @@ def fetch(
     Raises
     ------
     DownloadError
-        No source could deliver a file (every URL and the reasons are listed).
+        No source could deliver a file (every URL and the reasons are listed), e.g. each sent more
+        bytes than the registry's size or the cap.
     ChecksumError
         Every source delivered bytes whose hash differs from the registry's; nothing is kept.
     UnsafeArchiveError
         An archive holds members that would escape the dataset folder, links or device files.
     """
-    entry = dataset_info(name, manifests)
+    from .._log import ensure_handler
+
+    ensure_handler()  # warnings (a mirror that failed, a hash mismatch) print as "medimg: warning: ..."
+    entry = name if isinstance(name, DatasetEntry) else dataset_info(name, manifests)
+    name = entry.name
     if entry.source == "synthetic":
         raise ConfigError(f"{name!r} is synthetic: nothing to download, use mk.load({name!r}) to generate it")
     if entry.source == "package":
@@ -223,7 +296,13 @@ def fetch(
     folder = cache_dir(data_dir) / entry.name
     for f in entry.files:
         path = fetch_file(
-            f, folder, mirrors=mirrors, retries=retries, timeout=timeout, progressbar=progressbar
+            f,
+            folder,
+            mirrors=mirrors,
+            retries=retries,
+            timeout=timeout,
+            progressbar=progressbar,
+            max_bytes=max_bytes,
         )
         if extract and f.extract:
             from .extract import extract_archive

@@ -1,9 +1,15 @@
 """``load(name, split, tier)``: any registered dataset as a torch/MONAI dataset of dicts (or numpy arrays).
 
-The registry entry's ``loader`` picks the reader: ``synthetic`` (a registered generator),
-``sample`` (a shipped file), ``mednist`` (class folders of JPEGs), ``msd`` (``dataset.json``),
-``medmnist`` (``.npz``), ``ixi`` (NIfTI files named by subject and site). Sizes follow the tier
-(``tier_params()``: ``n_samples``, ``image_size``, ``volume_size``) unless given as options.
+The registry entry's ``loader`` names one function of :data:`LOADERS`, a table filled by
+:func:`register_loader` (one small function per loader; the registry validates ``loader:`` against it):
+``synthetic`` (a registered generator), ``sample`` (a shipped file), ``mednist`` (class folders of
+JPEGs), ``msd`` (``dataset.json``), ``medmnist`` (``.npz``), ``ixi`` (NIfTI files named by subject and
+site). Sizes follow the tier (``tier_params()``: ``n_samples``, ``image_size``, ``volume_size``) unless
+given as options. Files are read through :mod:`medimg_kernel.data.io`; before a dataset is returned,
+every file it lists is checked, so a few bad files fail the load (all listed) or are skipped on request
+(``on_error="skip"``), long before training starts.
+
+This module imports neither torch nor MONAI at import time; building a dataset does.
 """
 
 from __future__ import annotations
@@ -11,63 +17,69 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError, RegistryError
 from .registry import DatasetEntry, dataset_info
 
-__all__ = ["load", "ArrayDataset", "split_sizes"]
+__all__ = ["load", "split_sizes", "LOADERS", "register_loader", "LoadRequest"]
 
 log = logging.getLogger(__name__)
 
-
-class ArrayDataset(Dataset):
-    """A torch ``Dataset`` over a dict of numpy arrays; item ``i`` is ``{"image", "label", ...}`` as tensors.
-
-    ``arrays["images"]`` is (N, C, *spatial); ``arrays["labels"]`` is (N,) or (N, ...). Per-sample extras
-    (``masks``) come along as ``"mask"``. ``transform`` (e.g. a MONAI dict transform) is applied to each item.
-    """
-
-    def __init__(self, arrays: dict[str, Any], transform: Callable[[dict[str, Any]], Any] | None = None):
-        self.arrays = arrays
-        self.transform = transform
-        self.class_names = list(arrays.get("class_names") or [])
-
-    def __len__(self) -> int:
-        return int(len(self.arrays["images"]))
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(f"index {i} out of range for a dataset of {len(self)} items")
-        item: dict[str, Any] = {
-            "image": torch.from_numpy(np.asarray(self.arrays["images"][i], dtype=np.float32))
-        }
-        labels = self.arrays.get("labels")
-        if labels is not None:
-            item["label"] = torch.as_tensor(np.asarray(labels[i]))
-        if "masks" in self.arrays:
-            item["mask"] = torch.from_numpy(np.asarray(self.arrays["masks"][i]))
-        return self.transform(item) if self.transform is not None else item
-
-    def __repr__(self) -> str:
-        shape = tuple(np.shape(self.arrays["images"]))
-        return f"ArrayDataset(n={len(self)}, images={shape}, classes={self.class_names})"
+ON_ERROR = ("raise", "skip")
 
 
-def _as_torch_dataset(arrays: dict[str, Any], transform: Callable[..., Any] | None) -> ArrayDataset:
-    if "images" not in arrays:
-        raise ConfigError(
-            f"this data has no 'images' array (keys: {', '.join(sorted(arrays))}); use load(..., as_arrays=True)"
-        )
-    return ArrayDataset(arrays, transform)
+@dataclass
+class LoadRequest:
+    """What ``load`` was asked for, handed to the loader function of the entry."""
+
+    split: str
+    params: dict[str, Any]
+    seed: int
+    options: dict[str, Any]
+    as_arrays: bool = False
+    transform: Callable[..., Any] | None = None
+    download: bool = True
+    data_dir: str | os.PathLike[str] | None = None
+    manifests: Sequence[str | os.PathLike[str]] = ()
+    on_error: str = "raise"
+    validate: str = "header"
+    n: int | None = field(default=None)
 
 
+Loader = Callable[[DatasetEntry, LoadRequest], Any]
+
+#: loader name -> function(entry, request) -> dataset or arrays
+LOADERS: dict[str, Loader] = {}
+
+
+def register_loader(name: str) -> Callable[[Loader], Loader]:
+    """Decorator adding a loader function under ``name`` (a name may be registered once)."""
+
+    def deco(fn: Loader) -> Loader:
+        if name in LOADERS:
+            raise RegistryError(
+                f"loader {name!r} is registered twice ({LOADERS[name].__name__}, {fn.__name__})"
+            )
+        LOADERS[name] = fn
+        return fn
+
+    return deco
+
+
+def __getattr__(name: str) -> Any:  # ``ArrayDataset`` lives with the torch code (data/torch_datasets.py)
+    if name == "ArrayDataset":
+        from .torch_datasets import ArrayDataset
+
+        return ArrayDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ---------------------------------------------------------------------------------------- helpers
 def split_sizes(n_samples: int | None, split: str) -> int | None:
     """Items per split for a tier's ``n_samples``: all of it for train, a quarter (≥ 8) for val/test."""
     if n_samples is None:
@@ -86,71 +98,109 @@ def _check_split(entry: DatasetEntry, split: str) -> None:
         raise ConfigError(f"{entry.name!r} has no split {split!r}; choose one of {', '.join(entry.splits)}")
 
 
-def _load_synthetic(
-    entry: DatasetEntry, split: str, params: dict[str, Any], seed: int, options: dict[str, Any]
-) -> dict[str, Any]:
-    from .synthetic import generate
+def _arrays_or_dataset(arrays: dict[str, Any], req: LoadRequest) -> Any:
+    if req.as_arrays:
+        return arrays
+    if "images" not in arrays:
+        raise ConfigError(
+            f"this data has no 'images' array (keys: {', '.join(sorted(arrays))}); use load(..., as_arrays=True)"
+        )
+    from .torch_datasets import ArrayDataset
 
-    opts = {k: v for k, v in entry.options.items() if k not in ("generator", "size_key")}
-    opts.update(options)
-    n = opts.pop("n", None) or split_sizes(params.get("n_samples") or 5000, split)
-    if "size" not in opts and entry.options.get("size_key") in params:
-        opts["size"] = int(params[entry.options["size_key"]])
-    offset = int(entry.splits.get(split, 0)) if entry.splits else 0
-    return generate(entry.options["generator"], int(n), seed=_split_seed(seed, offset), **opts)
+    return ArrayDataset(arrays, req.transform)
 
 
-def _subsample(items: list[Any], n: int | None) -> list[Any]:
-    return items if n is None else items[:n]
+def _folder(entry: DatasetEntry, req: LoadRequest) -> Path:
+    """The dataset's cache folder, fetched first when needed (and allowed)."""
+    from .fetcher import cache_dir, fetch, is_cached
+
+    if not req.download:
+        if not is_cached(entry, req.data_dir):
+            raise ConfigError(
+                f"{entry.name!r} is not in the cache; run `medimg data fetch {entry.name}` or pass download=True"
+            )
+        return cache_dir(req.data_dir) / entry.name
+    return fetch(entry, data_dir=req.data_dir)  # verified stamps make this cheap once cached
 
 
-def _mednist_arrays(items: list[dict[str, Any]], size: int | None) -> np.ndarray:
-    from PIL import Image
+def _check_files(
+    items: list[dict[str, Any]], keys: Sequence[str], req: LoadRequest, name: str
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Check every file of ``items`` now; raise listing every bad one, or drop them (``on_error="skip"``)."""
+    from .io import header_grid, probe
 
-    out = []
-    for d in items:
-        with Image.open(d["image"]) as im:
-            im = im.convert("L")
-            if size and im.size != (size, size):
-                im = im.resize((size, size), Image.BILINEAR)
-            out.append(np.asarray(im, dtype=np.float32) / 255.0)
-    return np.stack(out)[:, None] if out else np.zeros((0, 1, size or 64, size or 64), np.float32)
+    if req.validate == "none":
+        return items, []
+    bad: list[tuple[int, str, str]] = []
+    for i, d in enumerate(items):
+        grids = {}
+        for k in keys:
+            if k not in d:
+                continue
+            try:
+                probe(d[k], full=req.validate == "full")
+                grids[k] = header_grid(d[k])
+            except DataError as err:
+                bad.append((i, str(d[k]), str(err)))
+                break
+        else:
+            if grids.get("image") is not None and grids.get("label") is not None:
+                (s1, a1), (s2, a2) = grids["image"], grids["label"]
+                if s1 != s2 or not np.allclose(a1, a2, atol=1e-3 * max(1.0, float(np.abs(a1).max()))):
+                    sp1 = tuple(round(float(v), 4) for v in np.sqrt((a1[:3, :3] ** 2).sum(0)))
+                    sp2 = tuple(round(float(v), 4) for v in np.sqrt((a2[:3, :3] ** 2).sum(0)))
+                    bad.append(
+                        (
+                            i,
+                            str(d["label"]),
+                            f"{d['label']}: label grid {s2} spacing {sp2} differs from image {d['image']} "
+                            f"grid {s1} spacing {sp1}",
+                        )
+                    )
+    if not bad:
+        return items, []
+    if req.on_error != "skip":
+        listing = "\n  ".join(msg for _, _, msg in bad)
+        raise DataError(
+            f"{name}: {len(bad)} of {len(items)} files cannot be used:\n  {listing}\n"
+            "Replace them (`medimg data verify` / fetch again), or pass on_error='skip' to leave them out"
+        )
+    for _, _path, msg in bad:
+        log.warning("%s: skipping %s", name, msg)
+    drop = {i for i, _, _ in bad}
+    return [d for i, d in enumerate(items) if i not in drop], [(p, m) for _, p, m in bad]
 
 
-def _monai_dataset(
+def _file_dataset(
     items: list[dict[str, Any]],
     keys: list[str],
+    req: LoadRequest,
     spatial: tuple[int, ...] | None,
+    name: str,
     *,
     gray2d: bool = False,
     seg_label: bool = False,
-    transform: Callable[..., Any] | None = None,
+    class_names: Sequence[str] = (),
 ) -> Any:
-    """A ``monai.data.Dataset`` reading images (and label maps) with load, channel-first, scaling, resize."""
-    from monai.data import Dataset as MonaiDataset
+    """A :class:`~medimg_kernel.data.torch_datasets.FileDataset` with MONAI's channel, orientation, scaling and resize."""
     from monai.transforms import (
         Compose,
-        EnsureChannelFirstd,
         EnsureTyped,
-        LoadImaged,
         NormalizeIntensityd,
         Orientationd,
         Resized,
         ScaleIntensityd,
     )
 
+    from .torch_datasets import FileDataset
+
     img_keys = [k for k in keys if k == "image" or (k == "label" and seg_label)]
+    items, skipped = _check_files(items, img_keys, req, name)
     steps: list[Any] = []
     if gray2d:
-        steps += [
-            LoadImaged(keys="image", image_only=True, reader="PILReader", reverse_indexing=False),
-            EnsureChannelFirstd(keys="image", channel_dim="no_channel"),
-            ScaleIntensityd(keys="image"),
-        ]
+        steps += [_AddChannel(), ScaleIntensityd(keys="image")]
     else:
         steps += [
-            LoadImaged(keys=img_keys, image_only=True, allow_missing_keys=True),
-            EnsureChannelFirstd(keys=img_keys, allow_missing_keys=True),
             Orientationd(
                 keys=img_keys,
                 axcodes="RAS",
@@ -164,19 +214,179 @@ def _monai_dataset(
         if seg_label:
             steps.append(Resized(keys="label", spatial_size=spatial, mode="nearest", allow_missing_keys=True))
     steps.append(EnsureTyped(keys=img_keys, dtype=None, track_meta=False, allow_missing_keys=True))
-    if transform is not None:
-        steps.append(transform)
-    return MonaiDataset(data=items, transform=Compose(steps))
+    if req.transform is not None:
+        steps.append(req.transform)
+    return FileDataset(
+        items,
+        img_keys,
+        Compose(steps),
+        gray2d=gray2d,
+        on_error=req.on_error,
+        skipped=skipped,
+        class_names=class_names,
+    )
+
+
+class _AddChannel:
+    """(rows, cols) image -> (1, rows, cols) float32."""
+
+    def __call__(self, d: dict[str, Any]) -> dict[str, Any]:
+        d["image"] = d["image"][None].float()
+        return d
 
 
 def _stack(ds: Any) -> dict[str, Any]:
-    items = [ds[i] for i in range(len(ds))]
+    """Every item of a file dataset as arrays (unreadable items left out when the dataset skips)."""
+    items = []
+    for i in range(len(ds)):
+        try:
+            raw = ds.read(i)
+        except DataError as err:
+            if ds.on_error != "skip":
+                raise
+            ds._skip(i, err)
+            continue
+        items.append(ds.transform(raw) if ds.transform is not None else raw)
     out: dict[str, Any] = {"images": np.stack([np.asarray(d["image"], dtype=np.float32) for d in items])}
     if items and "label" in items[0]:
         out["labels"] = np.stack([np.asarray(d["label"]) for d in items]).astype(np.int64)
+    out["class_names"] = ds.class_names
+    out["skipped"] = list(ds.skipped)
+    out["n_skipped"] = len(ds.skipped)
     return out
 
 
+def _subsample(items: list[Any], n: int | None) -> list[Any]:
+    return items if n is None else items[:n]
+
+
+def _spatial3(req: LoadRequest) -> tuple[int, int, int] | None:
+    spatial = req.options.get("size") or req.params.get("volume_size")
+    return (int(spatial),) * 3 if spatial else None
+
+
+# ---------------------------------------------------------------------------------------- loaders
+@register_loader("synthetic")
+def _load_synthetic(entry: DatasetEntry, req: LoadRequest) -> Any:
+    from .synthetic import generate
+
+    opts = {k: v for k, v in entry.options.items() if k not in ("generator", "size_key")}
+    opts.update(req.options)
+    n = opts.pop("n", None) or split_sizes(req.params.get("n_samples") or 5000, req.split)
+    if "size" not in opts and entry.options.get("size_key") in req.params:
+        opts["size"] = int(req.params[entry.options["size_key"]])
+    offset = int(entry.splits.get(req.split, 0)) if entry.splits else 0
+    arrays = generate(entry.options["generator"], int(n), seed=_split_seed(req.seed, offset), **opts)
+    return _arrays_or_dataset(arrays, req)
+
+
+@register_loader("sample")
+def _load_sample(entry: DatasetEntry, req: LoadRequest) -> Any:
+    from .samples import load_sample
+
+    sample = load_sample(entry.options["sample"])
+    arrays = {
+        "images": sample["image"][None],
+        "class_names": list(entry.labels),
+        "meta": sample.get("meta", {}),
+        "spacing": sample.get("spacing"),
+    }
+    if "label" in sample:
+        arrays["labels"] = sample["label"][None]
+    if "affine" in sample:
+        arrays["affine"] = sample["affine"]
+    return _arrays_or_dataset(arrays, req)
+
+
+@register_loader("medmnist")
+def _load_medmnist(entry: DatasetEntry, req: LoadRequest) -> Any:
+    from .datalists import medmnist_arrays
+    from .io import check_path, reading
+
+    path = check_path(_folder(entry, req) / entry.files[0].filename, folder_ok=False)
+    with reading(path, "a MedMNIST .npz archive"):
+        arrays = medmnist_arrays(path, req.split)
+    if req.n is not None:
+        arrays = {k: v[: req.n] for k, v in arrays.items()}
+    arrays["class_names"] = list(entry.labels)
+    return _arrays_or_dataset(arrays, req)
+
+
+@register_loader("mednist")
+def _load_mednist(entry: DatasetEntry, req: LoadRequest) -> Any:
+    from .datalists import mednist_datalist, split_items
+
+    items, classes = mednist_datalist(_folder(entry, req))
+    items = _subsample(split_items(items, entry.splits, req.split, seed=req.seed), req.n)
+    size = int(req.options.get("size") or req.params.get("image_size") or 64)
+    if req.as_arrays:
+        items, skipped = _check_files(items, ["image"], req, entry.name)
+        images, labels, skipped = _mednist_arrays(items, size, req.on_error, skipped)
+        return {
+            "images": images,
+            "labels": labels,
+            "class_names": classes,
+            "skipped": skipped,
+            "n_skipped": len(skipped),
+        }
+    return _file_dataset(items, ["image"], req, (size, size), entry.name, gray2d=True, class_names=classes)
+
+
+def _mednist_arrays(
+    items: list[dict[str, Any]], size: int, on_error: str, skipped: list[tuple[str, str]]
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+    from PIL import Image
+
+    from .torch_datasets import gray2d
+
+    out, labels = [], []
+    for d in items:
+        try:
+            g = gray2d(d["image"])
+        except DataError as err:
+            if on_error != "skip":
+                raise
+            log.warning("skipping %s", err)
+            skipped.append((str(d["image"]), str(err)))
+            continue
+        im = Image.fromarray(np.clip(np.rint(g), 0, 255).astype(np.uint8))
+        if im.size != (size, size):
+            im = im.resize((size, size), Image.BILINEAR)
+        out.append(np.asarray(im, dtype=np.float32) / 255.0)
+        labels.append(d["label"])
+    images = np.stack(out)[:, None] if out else np.zeros((0, 1, size, size), np.float32)
+    return images, np.array(labels, dtype=np.int64), skipped
+
+
+@register_loader("msd")
+def _load_msd(entry: DatasetEntry, req: LoadRequest) -> Any:
+    from .datalists import msd_datalist
+
+    items, labels = msd_datalist(_folder(entry, req), req.split, entry.splits, seed=req.seed)
+    names = [labels[k] for k in sorted(labels, key=int)] if labels else list(entry.labels)
+    return _file_dataset(
+        _subsample(items, req.n),
+        ["image", "label"],
+        req,
+        _spatial3(req),
+        entry.name,
+        seg_label=True,
+        class_names=names,
+    )
+
+
+@register_loader("ixi")
+def _load_ixi(entry: DatasetEntry, req: LoadRequest) -> Any:
+    from .datalists import ixi_datalist, split_items
+
+    sites = list(entry.options.get("sites", ["Guys", "HH", "IOP"]))
+    items = _subsample(
+        split_items(ixi_datalist(_folder(entry, req), sites), entry.splits, req.split, seed=req.seed), req.n
+    )
+    return _file_dataset(items, ["image"], req, _spatial3(req), entry.name, class_names=sites)
+
+
+# ------------------------------------------------------------------------------------------- load
 def load(
     name: str,
     split: str = "train",
@@ -188,6 +398,8 @@ def load(
     seed: int = 0,
     data_dir: str | os.PathLike[str] | None = None,
     manifests: Sequence[str | os.PathLike[str]] = (),
+    on_error: str = "raise",
+    validate: str = "header",
     **options: Any,
 ) -> Any:
     """Load dataset ``name``'s ``split`` as a torch dataset of dicts (``"image"``, ``"label"``, ...).
@@ -210,6 +422,12 @@ def load(
         Fetch a remote dataset that is not cached yet (else raise).
     seed : int
         Base seed of synthetic data and of split shuffles.
+    on_error : "raise" or "skip"
+        Files of the dataset are checked before it is returned. ``"raise"`` (default) fails with a
+        :class:`~medimg_kernel.errors.DataError` listing every bad file; ``"skip"`` logs each and leaves it
+        out (``ds.skipped`` / ``ds.n_skipped``, or the arrays' ``"skipped"``/``"n_skipped"``).
+    validate : "header", "full" or "none"
+        How the files are checked first: header and size (fast), a full decode, or not at all.
     **options
         ``n`` (items; default from the tier), ``size`` (image edge / volume edge), generator options for
         synthetic data, ``flag``/``size`` for MedMNIST.
@@ -221,85 +439,33 @@ def load(
         label vector or label map); 2D/3D lesion sets add ``"mask"``.
     """
     from ..tiers import tier_params
-    from .fetcher import cache_dir, fetch, is_cached
 
+    if on_error not in ON_ERROR:
+        raise ConfigError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    if validate not in ("header", "full", "none"):
+        raise ConfigError(f"validate must be 'header', 'full' or 'none', got {validate!r}")
     entry = dataset_info(name, manifests)
     _check_split(entry, split)
-    params = tier_params(None, tier)
-    if entry.loader == "synthetic":
-        arrays = _load_synthetic(entry, split, params, seed, options)
-        return arrays if as_arrays else _as_torch_dataset(arrays, transform)
-    if entry.loader == "sample":
-        from .samples import load_sample
-
-        sample = load_sample(entry.options["sample"])
-        arrays = {
-            "images": sample["image"][None],
-            "class_names": list(entry.labels),
-            "meta": sample.get("meta", {}),
-            "spacing": sample.get("spacing"),
-        }
-        if "label" in sample:
-            arrays["labels"] = sample["label"][None]
-        if "affine" in sample:
-            arrays["affine"] = sample["affine"]
-        return arrays if as_arrays else _as_torch_dataset(arrays, transform)
-
-    if not is_cached(entry, data_dir):
-        if not download:
-            raise ConfigError(
-                f"{name!r} is not in the cache; run `medimg data fetch {name}` or pass download=True"
-            )
-    folder = (
-        fetch(name, data_dir=data_dir, manifests=manifests) if download else cache_dir(data_dir) / entry.name
-    )
-    n = options.pop("n", None) or split_sizes(params.get("n_samples"), split)
-
-    if entry.loader == "medmnist":
-        from .datalists import medmnist_arrays
-
-        arrays = medmnist_arrays(folder / entry.files[0].filename, split)
-        if n is not None:
-            arrays = {k: v[:n] for k, v in arrays.items()}
-        arrays["class_names"] = list(entry.labels)
-        return arrays if as_arrays else _as_torch_dataset(arrays, transform)
-
-    if entry.loader == "mednist":
-        from .datalists import mednist_datalist, split_items
-
-        items, classes = mednist_datalist(folder)
-        items = _subsample(split_items(items, entry.splits, split, seed=seed), n)
-        size = int(options.get("size") or params.get("image_size") or 64)
-        if as_arrays:
-            return {
-                "images": _mednist_arrays(items, size),
-                "labels": np.array([d["label"] for d in items], dtype=np.int64),
-                "class_names": classes,
-            }
-        ds = _monai_dataset(items, ["image"], (size, size), gray2d=True, transform=transform)
-        ds.class_names = classes
-        return ds
-
-    spatial = options.get("size") or params.get("volume_size")
-    spatial3 = (int(spatial),) * 3 if spatial else None
-    if entry.loader == "msd":
-        from .datalists import msd_datalist
-
-        items, labels = msd_datalist(folder, split, entry.splits, seed=seed)
-        items = _subsample(items, n)
-        ds = _monai_dataset(items, ["image", "label"], spatial3, seg_label=True, transform=transform)
-        ds.class_names = [labels[k] for k in sorted(labels, key=int)] if labels else list(entry.labels)
-    elif entry.loader == "ixi":
-        from .datalists import ixi_datalist, split_items
-
-        sites = list(entry.options.get("sites", ["Guys", "HH", "IOP"]))
-        items = _subsample(split_items(ixi_datalist(folder, sites), entry.splits, split, seed=seed), n)
-        ds = _monai_dataset(items, ["image"], spatial3, transform=transform)
-        ds.class_names = sites
-    else:
+    loader = LOADERS.get(entry.loader)
+    if loader is None:
         raise ConfigError(f"{name!r}: loader {entry.loader!r} cannot build a dataset; use mk.fetch({name!r})")
-    if as_arrays:
-        out = _stack(ds)
-        out["class_names"] = ds.class_names
-        return out
-    return ds
+    params = tier_params(None, tier)
+    req = LoadRequest(
+        split,
+        params,
+        seed,
+        dict(options),
+        as_arrays,
+        transform,
+        download,
+        data_dir,
+        manifests,
+        on_error,
+        validate,
+    )
+    if entry.loader != "synthetic":
+        req.n = req.options.pop("n", None) or split_sizes(params.get("n_samples"), split)
+    out = loader(entry, req)
+    if as_arrays and not isinstance(out, dict):
+        return _stack(out)
+    return out

@@ -28,13 +28,12 @@ __all__ = [
     "registry_dirs",
     "load_manifest",
     "SOURCES",
-    "LOADERS",
+    "loader_names",
 ]
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("remote", "package", "synthetic")
-LOADERS = ("mednist", "msd", "medmnist", "ixi", "sample", "synthetic")
 _HASH_LEN = {"md5": 32, "sha1": 40, "sha256": 64}
 _ENTRY_KEYS = {
     "name",
@@ -132,6 +131,19 @@ class DatasetEntry:
         }
 
 
+def loader_names() -> tuple[str, ...]:
+    """The loader names an entry may use: the keys of :data:`medimg_kernel.data.loaders.LOADERS`."""
+    from .loaders import LOADERS
+
+    return tuple(LOADERS)
+
+
+def __getattr__(name: str) -> object:  # ``LOADERS`` (the names) is read from the loader table
+    if name == "LOADERS":
+        return loader_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _fail(where: str, msg: str) -> RegistryError:
     return RegistryError(f"{where}: {msg} (schema: datasets/README.md)")
 
@@ -182,8 +194,9 @@ def _parse_entry(raw: Any, where: str) -> DatasetEntry:
         raise _fail(where, "name must be lower-case letters, digits and - _ . +")
     if raw["source"] not in SOURCES:
         raise _fail(where, f"source must be one of {list(SOURCES)}, got {raw['source']!r}")
-    if raw["loader"] not in LOADERS:
-        raise _fail(where, f"loader must be one of {list(LOADERS)}, got {raw['loader']!r}")
+    loaders = loader_names()
+    if raw["loader"] not in loaders:
+        raise _fail(where, f"loader must be one of {list(loaders)}, got {raw['loader']!r}")
     files = tuple(_parse_file(f, where) for f in raw.get("files") or [])
     if raw["source"] == "remote" and not files:
         raise _fail(where, "a remote dataset needs at least one entry under files")

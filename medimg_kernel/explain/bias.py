@@ -25,15 +25,21 @@ __all__ = [
 ]
 
 
+#: group label of a missing value (NaN age, empty cell) in subgroup tables
+MISSING = "missing"
+
+
 def age_bands(age: Any, edges: Sequence[float] = (40, 60)) -> np.ndarray:
-    """Bin ages into labelled bands (default ``<40``, ``40-59``, ``60+``)."""
+    """Bin ages into labelled bands (default ``<40``, ``40-59``, ``60+``); a missing (NaN) age is ``"missing"``."""
     a = np.asarray(age, dtype=float)
     labels = (
         [f"<{edges[0]:g}"]
         + [f"{lo:g}-{hi - 1:g}" for lo, hi in zip(edges[:-1], edges[1:])]
         + [f"{edges[-1]:g}+"]
     )
-    return np.asarray(labels, dtype=object)[np.digitize(a, edges)]
+    out = np.asarray(labels, dtype=object)[np.digitize(a, edges)]
+    out[np.isnan(a)] = MISSING  # np.digitize would put NaN in the oldest band
+    return out
 
 
 def bootstrap_auc(
@@ -80,15 +86,24 @@ def rates_at_threshold(y_true: Any, y_score: Any, threshold: float = 0.5) -> dic
 
 
 def youden_threshold(y_true: Any, y_score: Any) -> float:
-    """Operating threshold maximising TPR - FPR (Youden's J) on the given (validation) data."""
+    """Operating threshold maximising TPR - FPR (Youden's J) on the given (validation) data.
+
+    Use it as ``score >= threshold`` (:func:`rates_at_threshold`). Among equally good points the highest
+    threshold wins. When no threshold beats "call nobody positive" (J = 0 there, e.g. an inverted score),
+    the result is ``inf``, scikit-learn's ``roc_curve`` convention, so that every score falls below it.
+    """
     from sklearn.metrics import roc_curve
 
-    fpr, tpr, thr = roc_curve(np.asarray(y_true).astype(int), np.asarray(y_score, dtype=float))
+    fpr, tpr, thr = roc_curve(
+        np.asarray(y_true).astype(int), np.asarray(y_score, dtype=float), drop_intermediate=False
+    )
     j = int(np.argmax(tpr - fpr))
-    return float(min(thr[j], 1.0))
+    return float(thr[j])
 
 
 def _group_columns(groups: Any, n: int, age_edges: Sequence[float]) -> dict[str, np.ndarray]:
+    import pandas as pd
+
     if hasattr(groups, "columns"):  # pandas DataFrame
         cols = {c: groups[c].to_numpy() for c in groups.columns}
     elif isinstance(groups, Mapping):
@@ -99,9 +114,16 @@ def _group_columns(groups: Any, n: int, age_edges: Sequence[float]) -> dict[str,
     for name, v in cols.items():
         if len(v) != n:
             raise ShapeMismatchError(f"group column {name!r} has {len(v)} values for {n} predictions")
-        if np.issubdtype(np.asarray(v).dtype, np.number) and len(np.unique(v)) > 10:
-            v = age_bands(v, age_edges)  # a continuous column (age): bin it
-        out[name] = np.asarray(v).astype(str)
+        v = np.asarray(v)
+        numeric = np.issubdtype(v.dtype, np.number) and not np.issubdtype(v.dtype, np.bool_)
+        if numeric and len(np.unique(v[~np.isnan(v.astype(float))])) > 10:
+            v = age_bands(v, age_edges)  # a continuous column (age): bin it, NaN -> "missing"
+            out[name] = v.astype(str)
+            continue
+        missing = np.isnan(v.astype(float)) if numeric else np.asarray(pd.isna(v), dtype=bool)
+        v = v.astype(str).astype(object)
+        v[missing] = MISSING
+        out[name] = v.astype(str)
     return out
 
 
@@ -120,7 +142,8 @@ def subgroup_metrics(
     """One row per (attribute, group): n, prevalence, AUC [CI], TPR/FPR/FNR at ``threshold``, ECE.
 
     ``groups`` is a DataFrame (or dict) of columns such as ``sex``, ``age``, ``site``; numeric columns with
-    many values are binned into age bands. An ``overall`` row comes first.
+    many values are binned into age bands. Missing values (NaN, None) form their own ``"missing"`` group,
+    never a band. An ``overall`` row comes first.
     """
     import pandas as pd
 

@@ -1,7 +1,8 @@
 """Calibration: does a predicted 0.9 come true 90 % of the time?
 
-ECE/MCE/RMSCE through torchmetrics' ``CalibrationError`` (15 equal-width bins, Guo et al. 2017), the bin
-table behind a reliability diagram, and temperature scaling fitted on held-out logits.
+ECE/MCE/RMSCE over 15 equal-width bins (Guo et al. 2017) in float64, computed from the same bin table
+that draws a reliability diagram and checked against torchmetrics' ``CalibrationError``; temperature and
+Platt scaling fitted on held-out logits.
 """
 
 from __future__ import annotations
@@ -38,66 +39,88 @@ def to_probabilities(logits: Any, temperature: float = 1.0) -> np.ndarray:
     return z.softmax(1).numpy()
 
 
-def _check(probs: Any, labels: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    p = torch.as_tensor(_arr(probs), dtype=torch.float32)
-    y = torch.as_tensor(_arr(labels)).long().reshape(-1)
+def _check(probs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(_arr(probs), dtype=np.float64)
+    y = np.asarray(_arr(labels)).astype(np.int64).reshape(-1)
     if p.ndim == 2 and p.shape[1] == 1:
         p = p[:, 0]
     if p.shape[0] != y.shape[0]:
         raise ShapeMismatchError(f"{p.shape[0]} probabilities but {y.shape[0]} labels")
-    if p.numel() and (p.min() < 0 or p.max() > 1):
+    if p.size and not (np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1):
         raise ConfigError("calibration needs probabilities in [0, 1]; convert logits with to_probabilities()")
-    return p.contiguous(), y.contiguous()
+    return p, y
 
 
-def calibration_errors(probs: Any, labels: Any, n_bins: int = 15) -> dict[str, float]:
-    """Expected (``ece``), maximum (``mce``) and RMS (``rmsce``) calibration error via torchmetrics.
+def _confidence(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(confidence, outcome) pairs: positive-class probability vs label, or top-label probability vs hit."""
+    if p.ndim == 1:
+        return p, (y == 1).astype(np.float64)
+    return p.max(1), (p.argmax(1) == y).astype(np.float64)
 
-    ``probs``: ``(N,)`` probabilities of the positive class (binary) or ``(N, K)`` class probabilities.
-    """
-    from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
 
-    p, y = _check(probs, labels)
-    out = {}
-    for key, norm in (("ece", "l1"), ("mce", "max"), ("rmsce", "l2")):
-        if p.ndim == 1:
-            v = binary_calibration_error(p, y, n_bins=n_bins, norm=norm)
-        else:
-            v = multiclass_calibration_error(p, y, num_classes=p.shape[1], n_bins=n_bins, norm=norm)
-        out[key] = float(v)
-    return out
+def _bin_index(conf: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bin ``k`` holds ``k/n <= p < (k+1)/n`` (the last one also ``p = 1``), with the edges ``k/n`` exact in float64."""
+    if not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ConfigError(f"n_bins must be a positive integer, got {n_bins!r}")
+    edges = np.arange(n_bins + 1, dtype=np.float64) / n_bins  # k / n correctly rounded: 3/10 is 0.3
+    return np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
 
 
 def reliability_table(probs: Any, labels: Any, n_bins: int = 15) -> Any:
     """Per-bin confidence, accuracy and count (the data of a reliability diagram) as a DataFrame.
 
-    Same convention as torchmetrics, so ``sum(count/N * |accuracy - confidence|)`` is its ECE: binary inputs
-    bin the predicted probability of the positive class (``confidence``) against the observed share of
-    positives (``accuracy``); multi-class inputs use the top-label confidence and accuracy.
+    Binary inputs bin the predicted probability of the positive class (``confidence``) against the observed
+    share of positives (``accuracy``); multi-class inputs use the top-label confidence and accuracy, as
+    torchmetrics does. :func:`calibration_errors` is computed from this table, so
+    ``sum(count/N * |accuracy - confidence|)`` is its ECE.
+
+    Bins (the kit's convention): bin ``k`` is ``[k/n, (k+1)/n)`` with edges computed exactly in float64, and
+    the last bin is closed (``p = 1`` belongs to it, as in scikit-learn's ``calibration_curve``). This
+    differs from torchmetrics' ``CalibrationError`` in two places only: torchmetrics puts probabilities of
+    exactly 1 into an extra bin of their own, and its ``linspace`` edges are off by one rounding unit at a
+    few edges (e.g. 0.30000000000000004 for 10 bins), which moves a probability of exactly 0.3 a bin down.
     """
     import pandas as pd
 
     p, y = _check(probs, labels)
-    if p.ndim == 1:
-        conf, correct = p, y.float()
-    else:
-        conf, pred = p.max(1)
-        correct = (pred == y).float()
-    edges = np.linspace(0, 1, n_bins + 1)
-    idx = np.clip(np.digitize(conf.numpy(), edges[1:-1], right=True), 0, n_bins - 1)
-    rows = []
-    for b in range(n_bins):
-        sel = idx == b
-        rows.append(
-            {
-                "bin_lower": edges[b],
-                "bin_upper": edges[b + 1],
-                "count": int(sel.sum()),
-                "confidence": float(conf.numpy()[sel].mean()) if sel.any() else np.nan,
-                "accuracy": float(correct.numpy()[sel].mean()) if sel.any() else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
+    conf, correct = _confidence(p, y)
+    idx = _bin_index(conf, n_bins)
+    count = np.bincount(idx, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(idx, weights=conf, minlength=n_bins) / count
+        mean_acc = np.bincount(idx, weights=correct, minlength=n_bins) / count
+    edges = np.arange(n_bins + 1, dtype=np.float64) / n_bins
+    return pd.DataFrame(
+        {
+            "bin_lower": edges[:-1],
+            "bin_upper": edges[1:],
+            "count": count.astype(int),
+            "confidence": mean_conf,
+            "accuracy": mean_acc,
+        }
+    )
+
+
+def calibration_errors(probs: Any, labels: Any, n_bins: int = 15) -> dict[str, float]:
+    """Expected (``ece``), maximum (``mce``) and RMS (``rmsce``) calibration error, in float64.
+
+    ``probs``: ``(N,)`` probabilities of the positive class (binary) or ``(N, K)`` class probabilities
+    (top-label calibration). Equal-width bins as in :func:`reliability_table` (whose table this sums); the
+    values equal torchmetrics' ``CalibrationError`` (``norm`` ``l1``, ``max``, ``l2``) except for that
+    function's binning of probabilities exactly equal to 1 and to a few mis-rounded edges (see there).
+    NaN for empty input.
+    """
+    table = reliability_table(probs, labels, n_bins)
+    ok = table["count"].to_numpy() > 0
+    if not ok.any():
+        return {"ece": float("nan"), "mce": float("nan"), "rmsce": float("nan")}
+    w = table["count"].to_numpy()[ok] / table["count"].to_numpy().sum()
+    gap = np.abs(table["accuracy"].to_numpy()[ok] - table["confidence"].to_numpy()[ok])
+    return {
+        "ece": float((w * gap).sum()),
+        "mce": float(gap.max()),
+        "rmsce": float(np.sqrt((w * gap**2).sum())),
+    }
 
 
 @dataclass

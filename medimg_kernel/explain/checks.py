@@ -97,7 +97,8 @@ def pointing_game(saliency: Any, masks: Any, tolerance: int = 0) -> PointingGame
     """Pointing game: is each map's maximum inside the ground-truth mask (dilated by ``tolerance`` pixels)?
 
     Only images whose mask is non-empty count. ``chance`` is the mean (dilated) mask area fraction: the
-    accuracy of a point drawn uniformly at random.
+    accuracy of a point drawn uniformly at random. A tied maximum (e.g. a constant map) points at its first
+    pixel in C order, as ``numpy.argmax`` does.
     """
     s, m = _as_maps(saliency, masks)
     keep = m.reshape(len(m), -1).any(1)

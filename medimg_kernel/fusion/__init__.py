@@ -16,12 +16,12 @@ Every model takes ``x`` as a dict of tensors, so it plugs into ``mk.Trainer`` as
 
 from __future__ import annotations
 
+from ..data.geometry import Geometry, check_same_geometry, resample_to
 from ._errors import MetricUndefinedError, MissingModalityError, TabularDataError
 from .dropout import ModalityDropout
 from .early import EarlyFusion, stack_modalities
 from .encoders import ImageEncoder, TabularEncoder
 from .features import region_features
-from .geometry import Geometry, check_same_geometry, resample_to
 from .intermediate import AttentionFusion, ConcatFusion, FeatureFusion
 from .late import STRATEGIES, LateFusion
 from .survival import (

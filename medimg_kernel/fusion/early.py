@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from ..data.geometry import Geometry, check_same_geometry, resample_to
 from ..errors import ShapeMismatchError
 from ._errors import MissingModalityError
-from .geometry import Geometry, check_same_geometry, resample_to
 
 __all__ = ["stack_modalities", "EarlyFusion"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .authoring import ROLES, AuthoredAssignment, parse_authoring
-from .course import authoring_dir, source_dir
+from .course_folder import authoring_dir, source_dir
 
 __all__ = ["build_notebook", "render_notebook", "BuildResult", "build", "hidden_wrap"]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, MedimgKernelError
-from .course import CONFIG_NAME, notebook_path
+from .course_folder import CONFIG_NAME, notebook_path
 
 __all__ = [
     "GradingError",
@@ -100,6 +100,15 @@ def validate(course: Path, notebook: Path, *, invert: bool = False) -> ValidateR
     """
     if not Path(notebook).is_file():
         raise ConfigError(f"notebook {notebook} not found")
+    import nbformat
+
+    try:
+        nbformat.read(str(notebook), as_version=4)
+    except (nbformat.reader.NotJSONError, ValueError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"{notebook} is not a readable Jupyter notebook ({str(err).splitlines()[0][:100]}); "
+            "download the assignment again"
+        ) from err
     proc = nbgrader(["validate", *(["--invert"] if invert else []), str(notebook)], course)
     text = proc.stdout + proc.stderr
     marker = (

@@ -234,11 +234,8 @@ def bench_train(*, dims: int = 2, model: str | None = None, size: int | None = N
 
     policy = device_policy(device, precision)
     policy.apply_threads()
+    policy.apply_backend_flags()  # same kernel selection for all three measurements (the Trainer sets these too)
     dev = policy.torch_device()
-    if dev.type == "cuda":  # same kernel selection for all three measurements (the Trainer sets these too)
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
     case = default_case(dims, dev.type == "cuda")
     for key, value in {"model": model, "size": size, "batch_size": batch_size, "n_samples": n_samples,
                        "epochs": epochs, "ceiling_steps": ceiling_steps}.items():

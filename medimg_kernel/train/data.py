@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ..data.items import IMAGE_KEYS, LABEL_KEYS, image_key, label_key
 from ..errors import ConfigError
 from .distributed import DistInfo
 
@@ -30,8 +31,6 @@ __all__ = ["TensorSource", "LoaderSource", "as_source", "to_device", "batch_len"
 
 log = logging.getLogger(__name__)
 
-IMAGE_KEYS = ("image", "img", "x", "input", "inputs")
-LABEL_KEYS = ("label", "labels", "y", "target", "targets", "seg", "mask")
 
 
 def to_device(obj: Any, device: torch.device, non_blocking: bool = False) -> Any:
@@ -121,12 +120,8 @@ def _nbytes(obj: Any) -> int:
 def split_item(item: Any) -> tuple[Any, Any]:
     """Split one dataset item or collated batch into ``(image, label)`` (label may be None)."""
     if isinstance(item, Mapping):
-        x = next((item[k] for k in IMAGE_KEYS if k in item), None)
-        if x is None:
-            raise ConfigError(f"dataset items are dicts without an image key: expected one of {IMAGE_KEYS}, "
-                              f"found {sorted(item)}")
-        y = next((item[k] for k in LABEL_KEYS if k in item), None)
-        return x, y
+        lkey = label_key(item)
+        return item[image_key(item)], (item[lkey] if lkey else None)
     if isinstance(item, (list, tuple)):
         if len(item) == 2:
             return item[0], item[1]

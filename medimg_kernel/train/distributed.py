@@ -33,6 +33,13 @@ class DistInfo:
         return self.world_size > 1
 
     @property
+    def local_world_size(self) -> int:
+        """Processes on this host (torchrun's ``LOCAL_WORLD_SIZE``; the world size when unset)."""
+        if not self.enabled:
+            return 1
+        return int(os.environ.get("LOCAL_WORLD_SIZE", self.world_size))
+
+    @property
     def is_main(self) -> bool:
         return self.rank == 0
 

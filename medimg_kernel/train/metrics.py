@@ -7,11 +7,12 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..errors import ConfigError
 
-__all__ = ["MetricSet", "DEFAULT_METRICS", "VALID_METRICS"]
+__all__ = ["MetricSet", "DEFAULT_METRICS", "VALID_METRICS", "binary_auc"]
 
 DEFAULT_METRICS = {"classification": ["accuracy", "auc"], "segmentation": ["dice"],
                    "regression": ["mae"], "custom": []}
@@ -20,7 +21,15 @@ VALID_METRICS = {"classification": ["accuracy", "auc", "f1"], "segmentation": ["
 
 
 class MetricSet:
-    """Accumulate model outputs over an epoch and compute the named metrics at the end."""
+    """Accumulate model outputs over an epoch and compute the named metrics at the end.
+
+    Classification: see :meth:`_classification` for the AUC/F1 conventions (scikit-learn's). Segmentation:
+    MONAI's ``DiceMetric`` on argmax (or ``logit > 0``) masks, background excluded unless
+    ``include_background``; an (image, class) whose ground truth is empty is left out of the mean
+    (``ignore_empty=True``); the epoch value is MONAI's mean over images of the mean over their valid
+    classes, and NaN (where MONAI's ``aggregate`` reports 0) when every one is empty. Hausdorff: MONAI's
+    95th percentile distance, same averaging.
+    """
 
     def __init__(self, task: str, metrics: Any = None, *, num_classes: int | None = None,
                  include_background: bool = False) -> None:
@@ -67,7 +76,9 @@ class MetricSet:
             self._update_seg(out.detach().float(), y)
             if not self.callables:
                 return
-        self._outs.append(out.detach().float().cpu() if isinstance(out, torch.Tensor) else out)
+        if isinstance(out, torch.Tensor):  # half/bf16 up to float32; float64 stays float64
+            out = out.detach().cpu().to(torch.promote_types(out.dtype, torch.float32))
+        self._outs.append(out)
         self._ys.append(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
 
     def _update_seg(self, out: torch.Tensor, y: torch.Tensor) -> None:
@@ -76,7 +87,7 @@ class MetricSet:
 
         c = out.shape[1]
         if c == 1:
-            pred = (torch.sigmoid(out) > 0.5).float()
+            pred = (out > 0).float()  # sigmoid(out) > 0.5, without float32 rounding
             pred = torch.cat([1 - pred, pred], 1)
             c = 2
         else:
@@ -96,9 +107,9 @@ class MetricSet:
         res: dict[str, float] = {}
         if self.task == "segmentation":
             if self._dice is not None and "dice" in self.names:
-                res["dice"] = float(self._dice.aggregate().item())
+                res["dice"] = _aggregate(self._dice)
             if self._hd is not None:
-                res["hausdorff"] = float(self._hd.aggregate().item())
+                res["hausdorff"] = _aggregate(self._hd)
         outs = ys = None
         if self._outs and isinstance(self._outs[0], torch.Tensor):
             outs = torch.cat(self._outs)
@@ -106,7 +117,7 @@ class MetricSet:
         if self.task == "classification" and outs is not None:
             res.update(self._classification(outs, ys))
         elif self.task == "regression" and outs is not None:
-            err = outs.reshape(-1) - ys.float().reshape(-1)
+            err = outs.double().reshape(-1) - ys.double().reshape(-1)
             if "mae" in self.names:
                 res["mae"] = float(err.abs().mean())
             if "rmse" in self.names:
@@ -117,28 +128,62 @@ class MetricSet:
         return res
 
     def _classification(self, outs: torch.Tensor, ys: torch.Tensor) -> dict[str, float]:
-        from torchmetrics.functional import accuracy, auroc, f1_score
+        """Accuracy/F1 (torchmetrics) on float64 decisions and a rank-exact one-vs-rest AUC.
+
+        Conventions, as scikit-learn's: binary decisions are ``logit > 0`` (probability > 0.5); macro F1
+        averages over the classes present in the labels or the predictions; the macro AUC averages over
+        the classes whose one-vs-rest AUC is defined (present in the labels and not all of them), so an
+        absent class is skipped rather than counted as 0 (torchmetrics' ``auroc`` counts it as 0). AUC
+        is computed on float64 log-probabilities, which keep very confident outputs apart where a float32
+        sigmoid would tie them at 1.0; NaN when no class has a defined AUC.
+        """
+        from torchmetrics.functional import accuracy, f1_score
 
         y = ys.long().reshape(-1)
+        z = outs.double()
         res: dict[str, float] = {}
-        if outs.ndim == 1 or outs.shape[1] == 1:
-            prob = torch.sigmoid(outs.reshape(-1))
+        binary = z.ndim == 1 or z.shape[1] == 1
+        if binary:
+            z = z.reshape(-1)
+            pred = (z > 0).long()
             kw: dict[str, Any] = {"task": "binary"}
-            pred_in = prob
         else:
-            prob = torch.softmax(outs, 1)
-            kw = {"task": "multiclass", "num_classes": outs.shape[1]}
-            pred_in = prob
+            pred = z.argmax(1)
+            kw = {"task": "multiclass", "num_classes": z.shape[1]}
         if "accuracy" in self.names:
-            res["accuracy"] = float(accuracy(pred_in, y, **kw, **({"average": "micro"} if "num_classes" in kw else {})))
+            res["accuracy"] = float(accuracy(pred, y, **kw, **({"average": "micro"} if not binary else {})))
         if "f1" in self.names:
-            res["f1"] = float(f1_score(pred_in, y, **kw, **({"average": "macro"} if "num_classes" in kw else {})))
+            res["f1"] = float(f1_score(pred, y, **kw, **({"average": "macro"} if not binary else {})))
         if "auc" in self.names:
-            if y.unique().numel() < 2:
-                res["auc"] = math.nan
+            if binary:
+                res["auc"] = binary_auc(y.numpy(), z.numpy())
             else:
-                if kw["task"] == "binary" and outs.ndim == 2 and outs.shape[1] == 2:
-                    pred_in = prob[:, 1]
-                    kw = {"task": "binary"}
-                res["auc"] = float(auroc(pred_in, y, **kw, **({"average": "macro"} if "num_classes" in kw else {})))
+                logp = torch.log_softmax(z, 1).numpy()
+                aucs = [binary_auc((y == k).numpy(), logp[:, k]) for k in range(z.shape[1])]
+                defined = [a for a in aucs if not math.isnan(a)]
+                res["auc"] = float(np.mean(defined)) if defined else math.nan
         return res
+
+
+def _aggregate(metric: Any) -> float:
+    """MONAI's mean (over images of the mean over valid classes), but NaN, not MONAI's 0, when none is valid."""
+    if bool(torch.isnan(metric.get_buffer()).all()):
+        return math.nan
+    return float(metric.aggregate().item())
+
+
+def binary_auc(labels: Any, scores: Any) -> float:
+    """ROC AUC of ``scores`` for boolean/0-1 ``labels`` (Mann-Whitney, ties count 1/2); NaN with one class.
+
+    Scores may be logits, log-probabilities or probabilities: the AUC depends only on their order.
+    """
+    from scipy.stats import rankdata
+
+    lab = np.asarray(labels).astype(bool).reshape(-1)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n_pos = int(lab.sum())
+    n_neg = lab.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    ranks = rankdata(s)
+    return float((ranks[lab].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -1,85 +1,43 @@
 """The course Trainer: ``fit`` / ``evaluate`` / ``predict`` with the fast-training recipe built in.
 
-Device, autocast dtype and memory format come from :func:`medimg_kernel.device.device_policy`; data that
-fit are kept on the device and augmented there in batches (:mod:`.data`, :mod:`.augment`); CUDA
-out-of-memory errors halve the micro-batch and accumulate gradients (:mod:`.oom`); checkpoints are
-atomic and resumable mid-epoch (:mod:`.checkpoint`); under ``torchrun`` the model runs in DDP
-(:mod:`.distributed`).
+The Trainer composes small modules of this package: the device policy and torch's process knobs
+(:mod:`medimg_kernel.device`), the measured precision choice (:mod:`.calibrate`), data sources kept on
+the device (:mod:`.data`, :mod:`.augment`), the data/model contract check (:mod:`.contract`), loss,
+optimizer and scheduler factories (:mod:`.losses`, :mod:`.optim`), early stopping
+(:mod:`.early_stopping`), RNG state (:mod:`.rng`), CUDA out-of-memory back-off (:mod:`.oom`), atomic
+resumable checkpoints (:mod:`.checkpoint`) and DDP under ``torchrun`` (:mod:`.distributed`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
-import os
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, ConfigError, ShapeMismatchError, TrainingError
+from ..errors import CheckpointError, ConfigError, TrainingError
 from . import distributed as D
 from .augment import BatchAugment, make_augment
 from .checkpoint import CheckpointManager, load_checkpoint
+from .contract import check_batch, first_conv, fit_resident_layout
 from .data import as_source, batch_len, index_batch
+from .early_stopping import EarlyStopping, default_monitor
+from .losses import build_loss, model_out_channels
 from .metrics import MetricSet
 from .oom import OOMBackoff, is_oom
+from .optim import build_optimizer, build_scheduler, step_epoch_end, steps_per_batch
 from .progress import LivePlot, ProgressBar
+from .rng import rng_state, seed_everything, set_rng_state
 
 __all__ = ["Trainer", "seed_everything", "TASKS"]
 
 log = logging.getLogger(__name__)
 TASKS = ("classification", "segmentation", "regression", "custom")
-_STEP_SCHEDULERS = ("OneCycleLR", "CyclicLR")
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) random generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _rng_state() -> dict[str, Any]:
-    st = np.random.get_state()
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate(),
-                             "numpy": {"keys": torch.from_numpy(st[1].astype(np.int64)), "pos": int(st[2]),
-                                       "has_gauss": int(st[3]), "cached": float(st[4])}}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-    if "cuda" in state and torch.cuda.is_available():
-        with contextlib.suppress(Exception):
-            torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _first_conv(model: nn.Module) -> nn.Module | None:
-    for m in model.modules():
-        if isinstance(m, nn.modules.conv._ConvNd):
-            return m
-    return None
-
-
-def _shape(x: Any) -> Any:
-    if isinstance(x, torch.Tensor):
-        return tuple(x.shape)
-    if isinstance(x, dict):
-        return {k: _shape(v) for k, v in x.items()}
-    return type(x).__name__
 
 
 class Trainer:
@@ -180,6 +138,7 @@ class Trainer:
         if int(batch_size) < 1 or int(max_epochs) < 1:
             raise ConfigError(f"batch_size and max_epochs must be >= 1, got {batch_size} and {max_epochs}")
         MetricSet(task, metrics)  # validate metric names now, not after the first epoch
+        self._stop_spec = EarlyStopping.parse(early_stopping)  # validate now too
         self.model = model
         self.task = task
         self.user_loss = loss
@@ -211,6 +170,7 @@ class Trainer:
         self.include_background = include_background
 
         self.policy = None
+        self.calibration = None  # the precision measurement of the last fit (see .calibrate), if any
         self.device: torch.device | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: Any = None
@@ -218,10 +178,9 @@ class Trainer:
         self.history_rows: list[dict[str, Any]] = []
         self.epoch = 0
         self.global_step = 0
-        self.best_value: float | None = None
-        self.best_epoch: int | None = None
         self.stopped_early = False
         self.patch_size: tuple[int, ...] | None = None
+        self._stopper = EarlyStopping()
         self._net: nn.Module | None = None
         self._loss_fn: Callable[..., torch.Tensor] | None = None
         self._label_mode: str | None = None
@@ -236,89 +195,48 @@ class Trainer:
                 f"max_epochs={self.max_epochs}, device={self.device or 'auto'}, "
                 f"precision={self.policy.precision if self.policy else 'auto'})")
 
+    @property
+    def best_value(self) -> float | None:
+        """The best monitored value so far (None before the first epoch)."""
+        return self._stopper.best_value
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch (1-based) of :attr:`best_value`."""
+        return self._stopper.best_epoch
+
     def _setup_device(self) -> None:
         if self.policy is not None:
             return
         from ..device import device_policy
 
         env = D.dist_info()
-        dev = self.device_req
-        if env.enabled and torch.cuda.is_available() and (dev is None or dev in ("cuda", "auto")) \
-                and (os.environ.get("MEDIMG_DEVICE", "auto") in ("auto", "cuda")):
-            dev = f"cuda:{env.local_rank}"
-        self.policy = device_policy(dev, self.precision_req)
+        self.policy = device_policy(self.device_req, self.precision_req,
+                                    local_rank=env.local_rank if env.enabled else None)
         self.device = self.policy.torch_device()
         self._dist = D.init_distributed(self.policy.device_type)
-        if self.device.type == "cpu":
-            local = int(os.environ.get("LOCAL_WORLD_SIZE", self._dist.world_size if self._dist.enabled else 1))
-            torch.set_num_threads(max(1, self.policy.num_threads // max(1, local)))
-        if self.deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.backends.cudnn.benchmark = False
-            torch.backends.cudnn.deterministic = True
-        elif self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
+        self.policy.apply_threads(processes=self._dist.local_world_size)
+        self.policy.apply_backend_flags(self.deterministic)
         self.model.to(self.device)
         self._is_main = self._dist.is_main
 
+    def _choose_precision(self, src: Any, total_steps: int) -> None:
+        """With precision ``auto``, measure (or read the cached) fastest setting on this model and batch."""
+        from .calibrate import choose_policy
+
+        x, y = src.peek(self.batch_size)
+        spec = self.optimizer_spec if self.optimizer_spec is None or isinstance(self.optimizer_spec, str) else None
+        self.policy, self.calibration = choose_policy(
+            self.policy, self.model, x, y, self._loss, task=self.task, batch_size=self.batch_size,
+            total_steps=total_steps, distributed=self._dist.enabled,
+            make_optimizer=lambda params: build_optimizer(spec, params, lr=self.lr, weight_decay=self.weight_decay))
+
     def _apply_memory_format(self, ndim: int) -> None:
         self._mem_fmt = self.policy.memory_format_for(ndim) if ndim in (4, 5) else torch.contiguous_format
-        if self._mem_fmt is not torch.contiguous_format and _first_conv(self.model) is not None:
+        if self._mem_fmt is not torch.contiguous_format and first_conv(self.model) is not None:
             self.model.to(memory_format=self._mem_fmt)
         else:
             self._mem_fmt = torch.contiguous_format
-
-    def _build_optimizer(self) -> None:
-        if self.optimizer is not None:
-            return
-        spec = self.optimizer_spec
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        if not params:
-            raise ConfigError("the model has no trainable parameters (all frozen?): unfreeze some with "
-                              "medimg_kernel.models.unfreeze(model)")
-        if isinstance(spec, torch.optim.Optimizer):
-            self.optimizer = spec
-        elif spec is None or isinstance(spec, str):
-            name = (spec or "adamw").lower()
-            kinds = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
-            if name not in kinds:
-                raise ConfigError(f"unknown optimizer {spec!r}: choose one of {', '.join(kinds)} or pass an instance")
-            kw: dict[str, Any] = {"lr": self.lr, "weight_decay": self.weight_decay}
-            if name == "sgd":
-                kw["momentum"] = 0.9
-            self.optimizer = kinds[name](params, **kw)
-        elif callable(spec):
-            self.optimizer = spec(params)
-        else:
-            raise ConfigError(f"optimizer={spec!r}: pass None, a name, an optimizer instance or a callable")
-
-    def _build_scheduler(self, steps_per_epoch: int) -> None:
-        if self.scheduler is not None or self.scheduler_spec is None:
-            return
-        spec, opt = self.scheduler_spec, self.optimizer
-        total = self.max_steps or self.max_epochs * max(1, steps_per_epoch)
-        if isinstance(spec, str):
-            name = spec.lower()
-            if name == "cosine":
-                self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.max_epochs)
-            elif name == "onecycle":
-                self.scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=total)
-            elif name == "step":
-                self.scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, self.max_epochs // 3))
-            elif name == "plateau":
-                self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=self._monitor_mode())
-            else:
-                raise ConfigError(f"unknown scheduler {spec!r}: choose cosine, onecycle, step or plateau, or pass "
-                                  "an instance or a callable optimizer -> scheduler")
-        elif hasattr(spec, "step") and hasattr(spec, "state_dict"):
-            self.scheduler = spec
-        elif callable(spec):
-            self.scheduler = spec(opt)
-        else:
-            raise ConfigError(f"scheduler={spec!r} is not a scheduler, a name or a callable")
 
     # ------------------------------------------------------------------ data checks
     def _source(self, data: Any, *, train: bool) -> Any:
@@ -326,82 +244,19 @@ class Trainer:
                         max(1, self.batch_size // max(1, self._dist.world_size)) * 2,
                         shuffle=train, seed=self.seed, dist=self._dist, cache=self.cache,
                         num_workers=self.num_workers, shard=train)
-        if getattr(src, "resident", False) and isinstance(src.x, torch.Tensor):
-            conv = _first_conv(self.model)
-            if conv is not None and src.x.ndim == len(conv.kernel_size) + 1 and conv.in_channels == 1:
-                src.x = src.x.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
-            if src.x.dtype in (torch.uint8, torch.int16, torch.int32, torch.int64, torch.float16, torch.bfloat16):
-                src.x = src.x.float()
-            if self.task == "segmentation" and isinstance(src.y, torch.Tensor) and src.y.ndim == src.x.ndim - 1:
-                src.y = src.y.unsqueeze(1)
+        fit_resident_layout(src, self.model, self.task)
         return src
 
     def _check(self, src: Any) -> None:
         """Fail before training when data and model disagree (shape, channels, label range)."""
         x, y = src.peek(2)
-        name = type(self.model).__name__
-        was = self.model.training
-        self.model.eval()
-        try:  # no cuDNN autotuning for this 2-sample probe (its shapes are never used again)
-            with torch.no_grad(), self.policy.autocast(), torch.backends.cudnn.flags(
-                    enabled=torch.backends.cudnn.enabled, benchmark=False,
-                    deterministic=torch.backends.cudnn.deterministic):
-                out = self.model(self._fmt(x))
-        except (RuntimeError, ValueError, TypeError) as err:
-            # explain with the first convolution's expectations when they disagree with the data (usually the
-            # input layer); otherwise pass on the model's own first line
-            conv = _first_conv(self.model)
-            if isinstance(x, torch.Tensor) and conv is not None:
-                dims, cin = len(conv.kernel_size), conv.in_channels
-                if x.ndim != dims + 2 or x.shape[1] != cin:
-                    want = f"(N, {cin}, " + ", ".join(["H", "W", "D"][:dims]) + ")"
-                    raise ShapeMismatchError(
-                        f"data batch shape {tuple(x.shape)} does not fit {name}: the model expects {dims}D "
-                        f"inputs with {cin} channel(s), i.e. {want}; data has "
-                        f"{x.ndim - 2 if x.ndim >= 3 else '?'} spatial dims and "
-                        f"{x.shape[1] if x.ndim > 1 else '?'} channel(s). Fix the data (add a channel axis with "
-                        "x[:, None], or select channels) or build the model with matching "
-                        "spatial_dims/in_channels (or adapt_input_channels)") from err
-            raise ShapeMismatchError(f"{name} cannot run on data of shape {_shape(x)}: "
-                                     f"{str(err).splitlines()[0]}") from err
-        finally:
-            self.model.train(was)
-        if isinstance(x, torch.Tensor) and x.ndim >= 3:
-            self.patch_size = tuple(x.shape[2:])
-        if y is None or self.task == "custom" or not isinstance(out, torch.Tensor):
-            return
-        if self.task == "classification":
-            c = out.shape[1] if out.ndim == 2 else 1
-            ncls = self.num_classes or (2 if c == 1 else c)
-            if c not in (1, ncls):
-                raise ShapeMismatchError(f"{name} outputs {c} values per sample but num_classes={ncls}: build the "
-                                         f"model with out_channels={ncls} or use replace_head(model, {ncls})")
-            self._check_labels(src, ncls)
-            self._label_mode = "binary" if c == 1 else "index"
-        elif self.task == "segmentation":
-            c = out.shape[1]
-            if tuple(out.shape[2:]) != tuple(y.shape[2:]) or y.ndim != out.ndim:
-                raise ShapeMismatchError(f"segmentation output shape {tuple(out.shape)} and label shape "
-                                         f"{tuple(y.shape)} differ: labels must be (N, 1, *spatial) indices or "
-                                         f"(N, {c}, *spatial) one-hot with the image's spatial size")
-            self._label_mode = "onehot" if (y.shape[1] == c and c > 1) else "index"
-            if self._label_mode == "index":
-                self._check_labels(src, max(2, c))
-        elif self.task == "regression" and out.numel() != (y.numel() if isinstance(y, torch.Tensor) else 0):
-            raise ShapeMismatchError(f"regression output shape {tuple(out.shape)} and target shape "
-                                     f"{_shape(y)} hold different numbers of values")
-
-    def _check_labels(self, src: Any, ncls: int) -> None:
-        y = src.y if getattr(src, "resident", False) else src.peek(10**9)[1]
-        if not isinstance(y, torch.Tensor):
-            return
-        yf = y.float()
-        lo, hi = float(yf.min()), float(yf.max())
-        if not torch.equal(yf, yf.round()) or lo < 0 or hi > ncls - 1 or math.isnan(lo + hi):
-            raise TrainingError(
-                f"labels out of range: the model has {ncls} classes so labels must be integers 0..{ncls - 1}, "
-                f"found values from {lo:g} to {hi:g}{' (not all integers)' if not torch.equal(yf, yf.round()) else ''}. "
-                f"Remap the labels, or build the model with out_channels={int(hi) + 1 if hi >= 0 else ncls}")
+        contract = check_batch(
+            self.model, self._fmt(x), y, task=self.task, num_classes=self.num_classes, autocast=self.policy.autocast,
+            labels=lambda: src.y if getattr(src, "resident", False) else src.peek(10**9)[1])
+        if contract.patch_size is not None:
+            self.patch_size = contract.patch_size
+        if contract.label_mode is not None:
+            self._label_mode = contract.label_mode
 
     # ------------------------------------------------------------------ loss
     def _build_loss(self) -> None:
@@ -410,29 +265,8 @@ class Trainer:
         if self.user_loss is not None:
             self._loss_fn = self.user_loss
             return
-        weight = None if self.class_weights is None else torch.as_tensor(self.class_weights, dtype=torch.float32,
-                                                                           device=self.device)
-        if self.task == "classification":
-            if self._label_mode == "binary":
-                bce = nn.BCEWithLogitsLoss(pos_weight=weight)
-                self._loss_fn = lambda out, y: bce(out.reshape(-1), y.float().reshape(-1))
-            else:
-                ce = nn.CrossEntropyLoss(weight=weight)
-                self._loss_fn = lambda out, y: ce(out, y.long().reshape(-1))
-        elif self.task == "segmentation":
-            from monai.losses import DiceCELoss
-
-            multi = self._label_mode == "onehot" or self._out_channels() > 1
-            dce = DiceCELoss(to_onehot_y=self._label_mode == "index" and multi, softmax=multi, sigmoid=not multi,
-                             include_background=True, weight=weight)
-            self._loss_fn = lambda out, y: dce(out, y.float())
-        elif self.task == "regression":
-            mse = nn.MSELoss()
-            self._loss_fn = lambda out, y: mse(out.reshape(-1), y.float().reshape(-1))
-
-    def _out_channels(self) -> int:
-        spec = getattr(self.model, "medimg_spec", None)
-        return int(spec["out_channels"]) if spec else 2
+        self._loss_fn = build_loss(self.task, self._label_mode, class_weights=self.class_weights,
+                                   out_channels=model_out_channels(self.model), device=self.device)
 
     def _loss(self, out: Any, y: Any) -> torch.Tensor:
         if isinstance(out, torch.Tensor) and out.is_floating_point():
@@ -449,19 +283,9 @@ class Trainer:
     def _monitor_name(self, has_val: bool) -> str:
         if self.monitor:
             return self.monitor
-        if isinstance(self.early_stopping, dict) and self.early_stopping.get("monitor"):
-            return self.early_stopping["monitor"]
-        if not has_val:
-            return "train_loss"
-        primary = {"classification": "accuracy", "segmentation": "dice"}.get(self.task)
-        names = MetricSet(self.task, self.metrics_spec).names
-        return f"val_{primary}" if primary in names else "val_loss"
-
-    def _monitor_mode(self, name: str | None = None) -> str:
-        if isinstance(self.early_stopping, dict) and self.early_stopping.get("mode"):
-            return self.early_stopping["mode"]
-        name = name or self.monitor or "loss"
-        return "min" if any(k in name for k in ("loss", "mae", "rmse", "hausdorff")) else "max"
+        if self._stop_spec.get("monitor"):
+            return self._stop_spec["monitor"]
+        return default_monitor(self.task, MetricSet(self.task, self.metrics_spec).names, has_val)
 
     def _aug_generator(self, epoch: int, k: int) -> torch.Generator:
         g = self._gen
@@ -496,8 +320,9 @@ class Trainer:
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "epoch": epoch, "batch": batch, "global_step": self.global_step,
             "epoch_acc": dict(acc), "history": list(self.history_rows),
-            "best_value": self.best_value, "best_epoch": self.best_epoch, "bad_epochs": self._bad_epochs,
-            "micro_batch": self._oom.micro_batch, "rng": _rng_state(),
+            "best_value": self._stopper.best_value, "best_epoch": self._stopper.best_epoch,
+            "bad_epochs": self._stopper.bad_epochs,
+            "micro_batch": self._oom.micro_batch, "rng": rng_state(),
             "config": {"task": self.task, "batch_size": self.batch_size, "seed": self.seed,
                        "model": type(D.unwrap(self.model)).__name__},
         }
@@ -528,10 +353,10 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.global_step = int(state["global_step"])
         self.history_rows = list(state["history"])
-        self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
-        self._bad_epochs = int(state["bad_epochs"])
+        self._stopper.best_value, self._stopper.best_epoch = state["best_value"], state["best_epoch"]
+        self._stopper.bad_epochs = int(state["bad_epochs"])
         self._oom.micro_batch = int(state.get("micro_batch", self._oom.micro_batch))
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         log.info("resumed at epoch %d batch %d (step %d)", state["epoch"], state["batch"], self.global_step)
         return int(state["epoch"]), int(state["batch"]), dict(state["epoch_acc"])
 
@@ -601,6 +426,43 @@ class Trainer:
         ``resume=True`` continues from ``checkpoint_dir/last.pt`` (optimizer, scheduler, scaler, RNG and
         the position inside the epoch included); ``resume="path.pt"`` continues from that file.
         """
+        src, val_src = self._prepare(train, val)
+        steps_per_epoch = len(src)
+        start_epoch, start_batch, acc = 0, 0, _new_acc()
+        if resume:
+            restored = self._restore(resume)
+            if restored is not None:
+                start_epoch, start_batch, acc = restored
+                if start_batch >= steps_per_epoch:
+                    start_epoch, start_batch = start_epoch + 1, 0
+        if self._is_main and self._ckpt is not None:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        total_steps = self.max_steps or self.max_epochs * steps_per_epoch
+        bar = ProgressBar(total_steps, bool(self.progress) and self._is_main, initial=self.global_step)
+        plot = LivePlot() if self.live_plot and self._is_main else None
+        log.info("training %s on %s (%s, %s); %s", type(self.model).__name__, self.device, self.policy.precision,
+                 self.policy.memory_format, src.describe())
+        done = self.max_steps is not None and self.global_step >= self.max_steps
+        try:
+            for epoch in range(start_epoch, self.max_epochs):
+                if done:
+                    break
+                self.epoch = epoch
+                acc, done = self._train_epoch(src, epoch, start_batch if epoch == start_epoch else 0, acc, bar)
+                row = self._epoch_row(epoch, acc, val_src)
+                acc = _new_acc()
+                self._end_epoch(row, epoch, bar, plot)
+                if self._stopper.should_stop:
+                    self.stopped_early = True
+                    log.info("early stopping at epoch %d: %s did not improve for %d epochs", epoch + 1,
+                             self._stopper.monitor, self._stopper.patience)
+                    break
+        finally:
+            bar.close()
+        return self.history
+
+    def _prepare(self, train: Any, val: Any) -> tuple[Any, Any]:
+        """Everything before the first step: device, data sources, contract checks, precision, loss, optimizer."""
         self._setup_device()
         seed_everything(self.seed)  # a resumed run then restores the checkpoint's RNG state
         t_data = time.perf_counter()
@@ -610,132 +472,107 @@ class Trainer:
         self._check(src)
         if val_src is not None:
             self._check(val_src)
+        self._build_loss()
+        steps_per_epoch = len(src)
+        total_steps = self.max_steps or self.max_epochs * steps_per_epoch
+        t_cal = time.perf_counter()
+        self._choose_precision(src, total_steps)
+        self.timings["precision_s"] = time.perf_counter() - t_cal
         x0, _ = src.peek(1)
         self._apply_memory_format(x0.ndim if isinstance(x0, torch.Tensor) else 0)
-        self._build_loss()
-        self._build_optimizer()
-        steps_per_epoch = len(src)
-        self._build_scheduler(steps_per_epoch)
+        if self.optimizer is None:
+            spec = self.optimizer_spec
+            self.optimizer = build_optimizer(spec, self.model.parameters(), lr=self.lr,
+                                             weight_decay=self.weight_decay)
+        monitor = self._monitor_name(val_src is not None)
+        self._stopper.configure(monitor, self._stop_spec.get("mode"), self._stop_spec.get("patience"),
+                                self._stop_spec.get("min_delta", 0.0))
+        if self.scheduler is None:
+            self.scheduler = build_scheduler(self.scheduler_spec, self.optimizer, lr=self.lr,
+                                             max_epochs=self.max_epochs, total_steps=total_steps,
+                                             mode=self._stopper.mode)
         if self.policy.needs_grad_scaler and self.scaler is None:
             self.scaler = torch.amp.GradScaler("cuda")
         self._net = D.wrap_ddp(self.model, self.device) if self._dist.enabled else self.model
         if self.compile:
             self._net = torch.compile(self._net)
         self._gen = torch.Generator(device=self.device)
-        self._bad_epochs = 0
-        start_epoch, start_batch, acc = 0, 0, {"loss_sum": 0.0, "n": 0.0, "time": 0.0}
-        if resume:
-            restored = self._restore(resume)
-            if restored is not None:
-                start_epoch, start_batch, acc = restored
-                if start_batch >= steps_per_epoch:
-                    start_epoch, start_batch = start_epoch + 1, 0
-        if self._is_main and self._ckpt is not None:
-            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        monitor = self._monitor_name(val_src is not None)
-        mode = self._monitor_mode(monitor)
-        patience, min_delta = None, 0.0
-        if isinstance(self.early_stopping, int) and not isinstance(self.early_stopping, bool):
-            patience = self.early_stopping
-        elif isinstance(self.early_stopping, dict):
-            patience = int(self.early_stopping.get("patience", 5))
-            min_delta = float(self.early_stopping.get("min_delta", 0.0))
-        total_steps = self.max_steps or self.max_epochs * steps_per_epoch
-        bar = ProgressBar(total_steps, bool(self.progress) and self._is_main, initial=self.global_step)
-        plot = LivePlot() if self.live_plot and self._is_main else None
+        return src, val_src
+
+    def _train_epoch(self, src: Any, epoch: int, k: int, acc: dict[str, float],
+                     bar: ProgressBar) -> tuple[dict[str, float], bool]:
+        """Run one epoch's steps from batch ``k``; return the epoch totals and whether ``max_steps`` was hit."""
+        self.model.train()
+        for m in self.model.modules():
+            if getattr(m, "medimg_frozen", False):
+                m.eval()
         seg = self.task == "segmentation"
-        step_sched = self.scheduler is not None and type(self.scheduler).__name__ in _STEP_SCHEDULERS
-        log.info("training %s on %s (%s); %s", type(self.model).__name__, self.device, self.policy.precision,
-                 src.describe())
-        done = self.max_steps is not None and self.global_step >= self.max_steps
-        try:
-            for epoch in range(start_epoch, self.max_epochs):
-                if done:
-                    break
-                self.epoch = epoch
-                self.model.train()
-                for m in self.model.modules():
-                    if getattr(m, "medimg_frozen", False):
-                        m.eval()
-                pending: list[tuple[int, torch.Tensor, int]] = []
-                t0 = time.perf_counter()
-                k = start_batch if epoch == start_epoch else 0
-                for x, y in src.batches(epoch, start=k):
-                    if self.augment is not None:
-                        g = self._aug_generator(epoch, k)
-                        if isinstance(self.augment, BatchAugment):
-                            x, y = self.augment(x, y, g, segmentation=seg)
-                        else:
-                            x, y = self.augment(x, y, g)
-                    x = self._fmt(x)
-                    n = batch_len(x)
-                    loss = self._train_step(x, y, self.global_step + 1)
-                    self.global_step += 1
-                    k += 1
-                    pending.append((self.global_step, loss, n))
-                    if step_sched:
-                        self.scheduler.step()
-                    last_ckpt = self.checkpoint_every and self.global_step % self.checkpoint_every == 0
-                    done = self.max_steps is not None and self.global_step >= self.max_steps
-                    # one host sync per 25 GPU steps; the exact NaN step is still found in `pending`
-                    if len(pending) >= (1 if self.device.type == "cpu" else 25) or last_ckpt or done:
-                        last = self._flush(pending, acc, epoch)
-                        bar.update(0, loss=last)
-                    bar.update(1)
-                    bar.describe(f"epoch {epoch + 1}/{self.max_epochs}")
-                    if last_ckpt:
-                        acc["time"] += time.perf_counter() - t0
-                        t0 = time.perf_counter()
-                        self._save_last(epoch, k, acc)
-                    if done:
-                        break
-                if pending:
-                    self._flush(pending, acc, epoch)
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                acc["time"] += time.perf_counter() - t0
-                if self._dist.enabled:  # loss and sample count over all ranks
-                    tot = torch.tensor([acc["loss_sum"], acc["n"]], dtype=torch.float64, device=self.device)
-                    torch.distributed.all_reduce(tot)
-                    acc["loss_sum"], acc["n"] = float(tot[0]), float(tot[1])
-                row: dict[str, Any] = {"epoch": epoch + 1, "step": self.global_step,
-                                       "train_loss": acc["loss_sum"] / max(acc["n"], 1),
-                                       "lr": self.optimizer.param_groups[0]["lr"],
-                                       "samples_per_s": acc["n"] / max(acc["time"], 1e-9),
-                                       "epoch_time_s": acc["time"]}
-                acc = {"loss_sum": 0.0, "n": 0.0, "time": 0.0}
-                if val_src is not None:
-                    row.update({f"val_{k2}": v for k2, v in self._evaluate_source(val_src).items()})
-                self.history_rows.append(row)
-                if self.scheduler is not None and not step_sched:
-                    if type(self.scheduler).__name__ == "ReduceLROnPlateau":
-                        self.scheduler.step(row.get(monitor, row["train_loss"]))
-                    else:
-                        self.scheduler.step()
-                value = row.get(monitor)
-                if value is None:
-                    raise ConfigError(f"monitor {monitor!r} is not in the history columns {sorted(row)}")
-                improved = self.best_value is None or (
-                    value > self.best_value + min_delta if mode == "max" else value < self.best_value - min_delta)
-                if improved and not math.isnan(value):
-                    self.best_value, self.best_epoch, self._bad_epochs = float(value), epoch + 1, 0
-                    if self._ckpt is not None and self._is_main:
-                        self._ckpt.save_best({"model": D.unwrap(self.model).state_dict(), "monitor": monitor,
-                                              "value": float(value), "epoch": epoch + 1})
+        step_sched = steps_per_batch(self.scheduler)
+        pending: list[tuple[int, torch.Tensor, int]] = []
+        done = False
+        t0 = time.perf_counter()
+        for x, y in src.batches(epoch, start=k):
+            if self.augment is not None:
+                g = self._aug_generator(epoch, k)
+                if isinstance(self.augment, BatchAugment):
+                    x, y = self.augment(x, y, g, segmentation=seg)
                 else:
-                    self._bad_epochs += 1
-                bar.update(0, loss=row["train_loss"], **{monitor: value} if monitor != "train_loss" else {})
-                self._save_last(epoch + 1, 0, acc)
-                if plot is not None:
-                    plot.update(self.history)
-                if patience is not None and self._bad_epochs >= patience:
-                    self.stopped_early = True
-                    log.info("early stopping at epoch %d: %s did not improve for %d epochs", epoch + 1, monitor,
-                             patience)
-                    break
-        finally:
-            bar.close()
-        return self.history
+                    x, y = self.augment(x, y, g)
+            x = self._fmt(x)
+            n = batch_len(x)
+            loss = self._train_step(x, y, self.global_step + 1)
+            self.global_step += 1
+            k += 1
+            pending.append((self.global_step, loss, n))
+            if step_sched:
+                self.scheduler.step()
+            last_ckpt = self.checkpoint_every and self.global_step % self.checkpoint_every == 0
+            done = self.max_steps is not None and self.global_step >= self.max_steps
+            # one host sync per 25 GPU steps; the exact NaN step is still found in `pending`
+            if len(pending) >= (1 if self.device.type == "cpu" else 25) or last_ckpt or done:
+                last = self._flush(pending, acc, epoch)
+                bar.update(0, loss=last)
+            bar.update(1)
+            bar.describe(f"epoch {epoch + 1}/{self.max_epochs}")
+            if last_ckpt:
+                acc["time"] += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                self._save_last(epoch, k, acc)
+            if done:
+                break
+        if pending:
+            self._flush(pending, acc, epoch)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        acc["time"] += time.perf_counter() - t0
+        if self._dist.enabled:  # loss and sample count over all ranks
+            tot = torch.tensor([acc["loss_sum"], acc["n"]], dtype=torch.float64, device=self.device)
+            torch.distributed.all_reduce(tot)
+            acc["loss_sum"], acc["n"] = float(tot[0]), float(tot[1])
+        return acc, done
+
+    def _epoch_row(self, epoch: int, acc: dict[str, float], val_src: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {"epoch": epoch + 1, "step": self.global_step,
+                               "train_loss": acc["loss_sum"] / max(acc["n"], 1),
+                               "lr": self.optimizer.param_groups[0]["lr"],
+                               "samples_per_s": acc["n"] / max(acc["time"], 1e-9),
+                               "epoch_time_s": acc["time"]}
+        if val_src is not None:
+            row.update({f"val_{k}": v for k, v in self._evaluate_source(val_src).items()})
+        return row
+
+    def _end_epoch(self, row: dict[str, Any], epoch: int, bar: ProgressBar, plot: LivePlot | None) -> None:
+        """Record the row, step the scheduler, track the best value (saving ``best.pt``) and save ``last.pt``."""
+        self.history_rows.append(row)
+        monitor = self._stopper.monitor
+        step_epoch_end(self.scheduler, row.get(monitor, row["train_loss"]))
+        if self._stopper.update(row, epoch + 1) and self._ckpt is not None and self._is_main:
+            self._ckpt.save_best({"model": D.unwrap(self.model).state_dict(), "monitor": monitor,
+                                  "value": float(row[monitor]), "epoch": epoch + 1})
+        bar.update(0, loss=row["train_loss"], **{monitor: row[monitor]} if monitor != "train_loss" else {})
+        self._save_last(epoch + 1, 0, _new_acc())
+        if plot is not None:
+            plot.update(self.history)
 
     def _evaluate_source(self, src: Any) -> dict[str, float]:
         ms = MetricSet(self.task, self.metrics_spec, num_classes=self.num_classes,
@@ -803,3 +640,7 @@ class Trainer:
                     raise ConfigError(f"activation={activation!r}: choose None, 'softmax' or 'sigmoid'")
                 outs.append(out.cpu())
         return torch.cat(outs)
+
+
+def _new_acc() -> dict[str, float]:
+    return {"loss_sum": 0.0, "n": 0.0, "time": 0.0}

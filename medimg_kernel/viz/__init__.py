@@ -13,6 +13,11 @@ Public API
     Are the widget front ends installed; did the browser report WebGL2.
 ``WINDOW_PRESETS``
     CT window presets (center, width) in HU.
+``view(..., meshes=..., preset=...)``, ``view_mesh(*meshes, image=None)``, ``VOLUME_PRESETS``
+    Surfaces in NiiVue with or without a volume; volume-rendering transfer functions (CT bone, soft
+    tissue, vessels, MR).
+``view_xr(meshes)`` / ``XRViewer``
+    three.js view with "Enter VR" / "View in AR" (WebXR); says why where the device has no XR.
 
 Only light modules are imported here; ipyniivue, anywidget and matplotlib load when first used.
 """
@@ -31,6 +36,10 @@ __all__ = [
     "webgl2_status",
     "check_browser",
     "WINDOW_PRESETS",
+    "VOLUME_PRESETS",
+    "view_mesh",
+    "view_xr",
+    "XRViewer",
     "as_volume",
     "Volume",
 ]
@@ -44,6 +53,10 @@ _LAZY = {
     "webgl2_status": "probe:webgl2_status",
     "check_browser": "probe:check_browser",
     "WINDOW_PRESETS": "windowing:WINDOW_PRESETS",
+    "VOLUME_PRESETS": "presets:VOLUME_PRESETS",
+    "view_mesh": "meshlayer:view_mesh",
+    "view_xr": "xr:view_xr",
+    "XRViewer": "xr:XRViewer",
     "as_volume": "volume:as_volume",
     "Volume": "volume:Volume",
 }

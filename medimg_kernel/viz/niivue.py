@@ -58,13 +58,21 @@ class NiivueBackend:
     name = "niivue"
 
     def __init__(
-        self, scene: Scene, *, render: str = "multiplanar", height: int = 400, **options: Any
+        self,
+        scene: Scene,
+        *,
+        render: str = "multiplanar",
+        height: int = 400,
+        meshes: Any = None,
+        preset: str | None = None,
+        **options: Any,
     ) -> None:
         import ipyniivue
 
         if render not in RENDER_MODES:
             raise ConfigError(f"render must be one of {', '.join(RENDER_MODES)}; got {render!r}")
         self.scene = scene
+        self.preset = preset
         opts = {
             "back_color": (0.0, 0.0, 0.0, 1.0),
             "show_3d_crosshair": True,
@@ -74,6 +82,10 @@ class NiivueBackend:
         self.widget = ipyniivue.NiiVue(height=int(height), **opts)
         self._index: dict[str, int] = {}
         self.widget.load_volumes(self._volume_dicts())
+        if meshes is not None:
+            from .meshlayer import niivue_mesh_dicts
+
+            self.widget.load_meshes(niivue_mesh_dicts(meshes))
         self._pos = [s // 2 for s in scene.shape]
         self.set_render(render)
 
@@ -85,7 +97,7 @@ class NiivueBackend:
             {
                 "data": nifti_bytes(s.base, s.affine, w.slope, w.low),
                 "name": f"{s.image.name}.nii",
-                "colormap": s.colormap,
+                "colormap": self._base_colormap(),
                 "cal_min": w.low,
                 "cal_max": w.high,
                 "opacity": 1.0,
@@ -129,6 +141,14 @@ class NiivueBackend:
                 }
             )
         return vols
+
+    def _base_colormap(self) -> str:
+        """The image's colormap: the volume-rendering preset's NiiVue transfer function when one is set."""
+        if self.preset is None:
+            return self.scene.colormap
+        from .presets import preset_colormap
+
+        return preset_colormap(self.preset)
 
     @staticmethod
     def _lut(lay: Any) -> Any:
@@ -223,7 +243,7 @@ class NiivueBackend:
         first = Volume(
             data=nifti_bytes(self.scene.base, self.scene.affine, w.slope, w.low),
             name=f"{self.scene.image.name}.nii",
-            colormap=self.scene.colormap,
+            colormap=self._base_colormap(),
             cal_min=w.low,
             cal_max=w.high,
         )

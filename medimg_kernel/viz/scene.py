@@ -111,6 +111,7 @@ class Scene:
     labels: list[LabelLayer] = field(default_factory=list)
     heat: HeatLayer | None = None
     modalities: list[ModalityLayer] = field(default_factory=list)
+    rgb: np.ndarray | None = None  # (X, Y, Z, 3) uint8 true colour, when the image is an RGB picture
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -330,6 +331,10 @@ def prepare_scene(
             np.asarray(affine, dtype=float) if affine is not None else _spacing_affine(spacing),
         )
     extra: list[tuple[str, Any]] = []
+    rgb = _true_colour(vol.data)
+    if rgb is not None:  # an RGB picture: drawn in colour, windowed as its luminance
+        lum = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        vol = Volume(lum, vol.affine, vol.name, vol.has_geometry)
     if vol.data.ndim == 4:  # channels: the first is the image, up to 5 more become modalities
         n = vol.data.shape[3]
         if n > 6:
@@ -345,7 +350,7 @@ def prepare_scene(
         vol = Volume(vol.data.astype(np.float32), vol.affine, vol.name, vol.has_geometry)
     data = _finite(np.asarray(vol.data), vol.name)
     win = resolve_window(window, data)
-    scene = Scene(vol, apply_window(data, win), win, colormap)
+    scene = Scene(vol, apply_window(data, win), win, colormap, rgb=rgb)
 
     if labels is not None:
         layers = labels if isinstance(labels, (list, tuple)) else [labels]
@@ -396,6 +401,15 @@ def prepare_scene(
             )
         )
     return scene
+
+
+def _true_colour(data: np.ndarray) -> np.ndarray | None:
+    """(X, Y, Z, 3) uint8 for RGB pictures (3 integer samples, as the kit's readers give them), else None."""
+    if data.ndim != 4 or data.shape[3] != 3 or data.dtype.kind != "u" or data.dtype.itemsize > 4:
+        return None
+    if data.dtype.itemsize > 1:  # 16/32-bit samples: the full range maps to 0..255
+        return np.rint(data.astype(np.float64) * (255.0 / np.iinfo(data.dtype).max)).astype(np.uint8)
+    return np.ascontiguousarray(data)
 
 
 _AXES = {"x": 0, "sagittal": 0, "y": 1, "coronal": 1, "z": 2, "axial": 2}

@@ -46,8 +46,10 @@ def compose_plane(
     mods: bool = True,
 ) -> np.ndarray:
     """RGB uint8 picture of one plane: windowed image, modalities, heat map and labels composited."""
-    base = _plane(scene.base, axis, pos)
-    rgb = colormap_lut(scene.colormap)[base, :3].astype(np.float32)
+    if scene.rgb is not None:  # true colour: the picture's own RGB
+        rgb = np.stack([_plane(scene.rgb[..., c], axis, pos) for c in range(3)], axis=-1).astype(np.float32)
+    else:
+        rgb = colormap_lut(scene.colormap)[_plane(scene.base, axis, pos), :3].astype(np.float32)
     if mods:
         for m in scene.modalities:
             v = _plane(m.data, axis, pos)

@@ -167,6 +167,8 @@ def view(
     overlay_threshold: float | None = None,
     overlay_opacity: float = 0.5,
     modalities: Any = None,
+    meshes: Any = None,
+    preset: str | None = None,
     height: int = 400,
     **options: Any,
 ) -> Any:
@@ -198,6 +200,13 @@ def view(
         One opacity for all labels, or ``{label: opacity}``.
     modalities
         Other co-registered images, ``{name: image}`` or a list, blended over the image (fusion view).
+    meshes
+        Surfaces drawn with the volume (NiiVue): a LabelMesh or list of them (``mk.meshes.label_meshes``),
+        trimeshes or fsaverage surfaces (``mk.meshes.fsaverage``), all in world mm.
+    preset
+        Volume-rendering transfer function for ``render="3d"`` (NiiVue): ``"ct_bone"``,
+        ``"ct_soft_tissue"``, ``"ct_vessels"``, ``"ct_artery"`` or ``"mr"``
+        (see :data:`~medimg_kernel.viz.presets.VOLUME_PRESETS`); it sets the window and colour/opacity map.
     height
         Height in pixels.
     **options
@@ -213,6 +222,11 @@ def view(
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     scene_kwargs = {k: options.pop(k) for k in _SCENE_OPTIONS if k in options}
+    if preset is not None:
+        from .presets import VOLUME_PRESETS, preset_window
+
+        if "hu" in VOLUME_PRESETS.get(preset, {}) or preset not in VOLUME_PRESETS:
+            window = preset_window(preset)
     scene = prepare_scene(
         image,
         labels,
@@ -225,6 +239,8 @@ def view(
         modalities=modalities,
         **scene_kwargs,
     )
+    if preset is not None and window is None:  # MR: the window comes from the image's own quantiles
+        scene.rewindow(preset_window(preset, scene.image.data))
     if backend == "itk":
         from .itk import view_itk
 
@@ -250,6 +266,10 @@ def view(
     from .probe import FALLBACK_NOTE
 
     note = FALLBACK_NOTE if backend == "auto" and known is False else ""
+    if chosen == "niivue":
+        options.update({k: v for k, v in (("meshes", meshes), ("preset", preset)) if v is not None})
+    elif meshes is not None:
+        log.info("the light viewer draws no meshes; use mk.view_mesh() or mk.view_xr() for surfaces")
     return View(
         scene,
         backend=chosen,

@@ -34,9 +34,6 @@ log = logging.getLogger(__name__)
 #: Above this many voxels a volume is downsampled (with a warning) before it goes to the browser.
 DEFAULT_MAX_VOXELS = 256 * 256 * 512
 
-_LABEL_KEYS = ("label", "labels", "seg", "segmentation", "mask")
-_IMAGE_KEYS = ("image", "img", "volume", "ct", "mri", "t1")
-_FILE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm", ".img", ".hdr")
 
 
 class VolumeWarning(UserWarning):
@@ -105,55 +102,41 @@ def _spacing_affine(spacing: Any, ndim: int = 3) -> np.ndarray:
 
 
 def _load_path(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a file or DICOM folder -> (array (X,Y,Z[,...]), RAS affine)."""
-    if not path.exists():
-        raise FileNotFoundError(f"no such image file or DICOM folder: {path}")
-    name = path.name.lower()
-    if path.is_dir():
-        import SimpleITK as sitk
+    """Read a file or DICOM folder through the kit's reading boundary -> (array (X,Y,Z[,C]), RAS affine)."""
+    from ..data.io import read_image
 
-        reader = sitk.ImageSeriesReader()
-        series = reader.GetGDCMSeriesIDs(str(path))
-        if not series:
-            raise ConfigError(
-                f"{path} is a folder without a DICOM series; pass a DICOM folder or an image file"
-            )
-        if len(series) > 1:
-            log.warning("%s holds %d DICOM series; showing the first (%s)", path, len(series), series[0])
-        reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(path), series[0]))
-        return _from_sitk(reader.Execute())
-    if name.endswith((".nii", ".nii.gz", ".hdr", ".img")):
-        import nibabel as nib
+    key = _path_key(path)
+    if key is not None and _LAST_READ.get("key") == key:  # viewers convert their input twice
+        arr, aff = _LAST_READ["value"]
+        return arr.copy(), aff.copy()
+    img = read_image(path)
+    _LAST_READ.clear()
+    if key is not None:
+        _LAST_READ.update(key=key, value=(img.array, img.affine))
+    return img.array, img.affine
 
-        img = nib.load(str(path))
-        return np.asanyarray(img.dataobj), np.asarray(img.affine, dtype=float)
-    if name.endswith(_FILE_SUFFIXES):
-        import SimpleITK as sitk
 
-        return _from_sitk(sitk.ReadImage(str(path)))
-    raise ConfigError(
-        f"cannot read {path.name!r}: expected one of {', '.join(_FILE_SUFFIXES)} or a DICOM series folder"
-    )
+_LAST_READ: dict[str, Any] = {}
+
+
+def _path_key(path: Path) -> tuple[Any, ...] | None:
+    """What identifies a file's (or a folder's files') current content, for the one-entry read cache."""
+    import os
+
+    try:
+        st = os.stat(path)
+        if not path.is_dir():
+            return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        return (str(path.resolve()), *((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in os.scandir(path)))
+    except OSError:
+        return None  # the reader reports it
 
 
 def _from_sitk(img: Any) -> tuple[np.ndarray, np.ndarray]:
     """SimpleITK image (LPS world, array z,y,x) -> array (x,y,z) and RAS affine."""
-    import SimpleITK as sitk
+    from ..data.io.formats import from_sitk
 
-    arr = sitk.GetArrayViewFromImage(img) if img.GetNumberOfComponentsPerPixel() == 1 else None
-    arr = np.array(sitk.GetArrayFromImage(img)) if arr is None else np.array(arr)
-    dim = img.GetDimension()
-    if dim == 2:
-        arr = arr[None]  # (1, y, x) -> handled by the shape checks as a 2D image
-        return np.transpose(arr, (2, 1, 0)), np.diag([*img.GetSpacing(), 1.0, 1.0])[:4, :4]
-    arr = np.transpose(arr, tuple(range(dim - 1, -1, -1)) + tuple(range(dim, arr.ndim)))
-    direction = np.array(img.GetDirection(), dtype=float).reshape(dim, dim)[:3, :3]
-    spacing = np.array(img.GetSpacing(), dtype=float)[:3]
-    origin = np.array(img.GetOrigin(), dtype=float)[:3]
-    affine = np.eye(4)
-    affine[:3, :3] = direction * spacing
-    affine[:3, 3] = origin
-    return arr, np.diag([-1.0, -1.0, 1.0, 1.0]) @ affine  # LPS -> RAS
+    return from_sitk(img)
 
 
 def _to_array(obj: Any) -> tuple[np.ndarray, np.ndarray | None, str | None]:
@@ -194,18 +177,15 @@ def _to_array(obj: Any) -> tuple[np.ndarray, np.ndarray | None, str | None]:
 
 def split_item(item: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """Split a dataset item dict into (image, labels or None, geometry kwargs)."""
-    image_key = next((k for k in _IMAGE_KEYS if k in item), None)
-    if image_key is None:
-        raise ConfigError(
-            f"dataset item has no image; expected one of the keys {', '.join(_IMAGE_KEYS)}, found {sorted(item)}"
-        )
-    label_key = next((k for k in _LABEL_KEYS if k in item), None)
+    from ..data.items import image_key, label_key
+
+    ikey, lkey = image_key(item), label_key(item)
     geo: dict[str, Any] = {}
     if item.get("affine") is not None:
         geo["affine"] = np.asarray(item["affine"], dtype=float)
     elif item.get("spacing") is not None:
         geo["spacing"] = item["spacing"]
-    return item[image_key], (item[label_key] if label_key else None), geo
+    return item[ikey], (item[lkey] if lkey else None), geo
 
 
 def _squeeze_to_3d(arr: np.ndarray, what: str) -> np.ndarray:
@@ -329,7 +309,7 @@ def as_volume(
 
 def resample_like(moving: Volume, reference: Volume, *, order: int) -> Volume:
     """Resample ``moving`` onto the voxel grid of ``reference`` (world coordinates; ``order`` 0 for labels)."""
-    from ..fusion.geometry import Geometry, resample_to
+    from ..data.geometry import Geometry, resample_to
 
     data = np.asarray(moving.data)
     if data.dtype == np.float16:

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from medimg_kernel.grading.course import assignments, notebook_path
+from medimg_kernel.grading.course_folder import assignments, notebook_path
 from medimg_kernel.grading.fixtures import hidden_regions, layout, solution_regions
 from medimg_kernel.grading.pipeline import DryRun, dry_run, export, gradebook_scores
 

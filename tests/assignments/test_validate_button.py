@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from medimg_kernel.grading.course import notebook_path
+from medimg_kernel.grading.course_folder import notebook_path
 from medimg_kernel.grading.fixtures import make_fixtures
 from medimg_kernel.grading.pipeline import copy_course, generate
 

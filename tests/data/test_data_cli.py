@@ -65,11 +65,11 @@ def test_fetch_verify_path_pack_unpack(capsys, manifest, data_dir, http_server, 
 
 def test_failures_exit_nonzero_with_one_line(capsys, manifest, data_dir, down_url):
     rc, _, err = _run(capsys, "info", "mednistt")
-    assert rc == 1 and err.count("\n") == 1 and "did you mean mednist" in err
+    assert rc == 2 and err.count("\n") == 1 and "did you mean mednist" in err
     rc, _, err = _run(
         capsys, "fetch", "test-badhash", "--quiet", "--manifest", str(manifest), "--data-dir", str(data_dir)
     )
-    assert rc == 1 and err.count("\n") == 1 and "hash" in err
+    assert rc == 2 and err.count("\n") == 1 and "hash" in err
     rc, _, err = _run(
         capsys,
         "fetch",
@@ -96,7 +96,7 @@ def test_failures_exit_nonzero_with_one_line(capsys, manifest, data_dir, down_ur
         "--data-dir",
         str(data_dir),
     )
-    assert rc == 1 and "medimg data fetch test-big" in err
+    assert rc == 2 and "medimg data fetch test-big" in err
 
 
 def test_console_script_lists_json():

@@ -146,7 +146,15 @@ def test_deletion_insertion_beat_random_order(trained_2d, positives):
     assert good.deletion[-1] == pytest.approx(good.insertion[0], abs=1e-6)
     assert good.deletion[0] == pytest.approx(good.insertion[-1], abs=1e-6)
     const = checks.deletion_insertion(trained_2d, x[:4], maps[:4], substrate=0.0, steps=4)
-    assert 0 <= const.deletion_auc <= 1
+    # a constant substrate: the curve runs from the predicted class's probability on the images to its
+    # probability on all-zero images, computed here straight from the model
+    with torch.no_grad():
+        p_img = torch.softmax(trained_2d(torch.as_tensor(x[:4])), 1)
+        p_zero = torch.softmax(trained_2d(torch.zeros_like(torch.as_tensor(x[:4]))), 1)
+    top = p_img.argmax(1)
+    assert const.deletion[0] == pytest.approx(p_img[range(4), top].mean().item(), abs=1e-5)
+    assert const.deletion[-1] == pytest.approx(p_zero[range(4), top].mean().item(), abs=1e-5)
+    assert const.deletion_auc == pytest.approx(np.trapezoid(const.deletion, const.fractions), abs=1e-6)
     with pytest.raises(ConfigError, match="substrate"):
         checks.deletion_insertion(trained_2d, x[:4], maps[:4], substrate="noise")
 

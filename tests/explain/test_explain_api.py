@@ -154,9 +154,25 @@ def test_gradcam_on_non_conv_model_names_usable_layers():
     with pytest.raises(ConfigError, match="no spatial output"):
         mk.explain(model, torch.rand(1, 1, 16, 16), method="gradcam", layer="10")  # Flatten
     assert conv_layers(model) == ["0", "3", "6"]
-    # an explicit layer works and differs from the default last conv
-    early = mk.explain(model, torch.rand(1, 1, 16, 16), method="gradcam", layer="3")
-    assert early.shape == (1, 16, 16)
+    # an explicit layer gives that layer's Grad-CAM, computed here by hand from its activations and gradients
+    torch.manual_seed(0)
+    x = torch.rand(1, 1, 16, 16)
+    early = np.asarray(mk.explain(model, x, method="gradcam", layer="3", target=1))
+    np.testing.assert_allclose(early[0], _gradcam_by_hand(model, x, 3, 1), atol=1e-5)
+    first = np.asarray(mk.explain(model, x, method="gradcam", layer="0", target=1))
+    assert np.abs(first - early).max() > 0.1  # another layer, another map
+
+
+def _gradcam_by_hand(model: nn.Module, x: torch.Tensor, layer: int, target: int) -> np.ndarray:
+    """Selvaraju et al. 2017: ReLU of the layer's maps weighted by their mean gradients, bilinear up, max 1."""
+    acts = []
+    hook = model[layer].register_forward_hook(lambda m, i, o: acts.append(o))
+    out = model(x)
+    hook.remove()
+    (grad,) = torch.autograd.grad(out[0, target], acts[0])
+    cam = torch.relu((grad.mean((2, 3), keepdim=True) * acts[0]).sum(1, keepdim=True))
+    cam = torch.nn.functional.interpolate(cam, size=x.shape[2:], mode="bilinear", align_corners=False)[0, 0]
+    return (cam / cam.max()).detach().numpy()
 
 
 def test_non_differentiable_model_is_refused_for_gradients_but_occlusion_works():

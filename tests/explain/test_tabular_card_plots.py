@@ -98,37 +98,58 @@ def test_model_card_is_generated_from_measurements(tmp_path):
     assert "synthetic data only" in text
 
 
-def test_plots_render(tmp_path):
-    imgs = np.random.rand(3, 1, 16, 16).astype("float32")
-    maps = {"a": np.random.rand(3, 16, 16), "b": np.random.rand(3, 16, 16)}
+def _images(fig):
+    return [np.asarray(im.get_array(), float) for ax in fig.axes for im in ax.get_images()]
+
+
+def _lines(fig):
+    return [np.asarray(ln.get_ydata(), float) for ax in fig.axes for ln in ax.get_lines()]
+
+
+def _has(arrays, want):
+    return any(a.shape == np.shape(want) and np.allclose(a, want, equal_nan=True) for a in arrays)
+
+
+def test_plots_draw_their_data(tmp_path):
+    """Each figure draws the numbers it was given (read back from the matplotlib artists), and saves."""
+    rng = np.random.default_rng(0)
+    imgs = rng.random((3, 1, 16, 16)).astype("float32")
+    maps = {"a": rng.random((3, 16, 16)), "b": rng.random((3, 16, 16))}
     masks = np.zeros((3, 1, 16, 16))
     masks[:, :, 4:8, 4:8] = 1
-    figs = [
-        plots.show_maps(imgs, maps, masks, n=2),
-        plots.show_maps(
-            np.random.rand(2, 1, 8, 16, 16), {"m": np.random.rand(2, 8, 16, 16)}, np.ones((2, 1, 8, 16, 16))
-        ),
-    ]
+    figs = {"maps": plots.show_maps(imgs, maps, masks, n=2)}
+    assert _has(_images(figs["maps"]), imgs[0, 0]) and _has(_images(figs["maps"]), maps["a"][0])
+    assert _has(_images(figs["maps"]), imgs[1, 0]) and not _has(_images(figs["maps"]), imgs[2, 0])  # n=2
+    vol = rng.random((2, 1, 8, 16, 16))
+    figs["maps3d"] = plots.show_maps(vol, {"m": rng.random((2, 8, 16, 16))}, np.ones((2, 1, 8, 16, 16)))
+    assert any(a.shape == (16, 16) for a in _images(figs["maps3d"]))  # a 2D view of each 3D volume
     curve = checks.CurveResult(np.linspace(0, 1, 5), np.linspace(1, 0, 5), np.linspace(0, 1, 5), 0.5, 0.5)
-    figs.append(plots.plot_curves({"a": curve}))
-    figs.append(
-        plots.plot_randomization([checks.RandomizationResult("g", ["l2", "l1"], [0.5, 0.1], [0.4, 0.1])])
-    )
-    p = np.random.rand(200)
-    yy = (np.random.rand(200) < p).astype(int)
-    figs.append(plots.reliability_diagram({"model": calibration.reliability_table(p, yy)}))
+    figs["curves"] = plots.plot_curves({"a": curve})
+    assert _has(_lines(figs["curves"]), curve.deletion) and _has(_lines(figs["curves"]), curve.insertion)
+    figs["rand"] = plots.plot_randomization([checks.RandomizationResult("g", ["l2", "l1"], [0.5, 0.1], [0.4, 0.1])])
+    assert _has(_lines(figs["rand"]), [0.5, 0.1]) and _has(_lines(figs["rand"]), [0.4, 0.1])
+    p = rng.random(200)
+    yy = (rng.random(200) < p).astype(int)
+    table = calibration.reliability_table(p, yy)
+    figs["reliability"] = plots.reliability_diagram({"model": table})
+    assert _has(_lines(figs["reliability"]), table["accuracy"].to_numpy())
     tab = bias.subgroup_metrics(yy, p, {"g": np.arange(200) % 2}, n_boot=20)
-    figs.append(plots.plot_subgroups(tab))
-    figs.append(
-        plots.plot_importance(
-            pd.DataFrame(
-                {"feature": ["a", "b"], "importance_mean": [0.2, 0.1], "importance_std": [0.01, 0.02]}
-            ),
-            err="importance_std",
-        )
-    )
-    sv = pd.DataFrame(np.random.randn(10, 2), columns=["a", "b"])
-    figs.append(plots.plot_shapley(sv, pd.DataFrame(np.random.rand(10, 2), columns=["a", "b"])))
-    for i, f in enumerate(figs):
-        f.savefig(tmp_path / f"{i}.png")
-        assert (tmp_path / f"{i}.png").stat().st_size > 1000
+    figs["subgroups"] = plots.plot_subgroups(tab)
+    drawn = np.concatenate([np.asarray(c.get_offsets(), float).ravel() for ax in figs["subgroups"].axes
+                            for c in ax.collections] + _lines(figs["subgroups"]))
+    assert all(np.isclose(drawn, v).any() for v in tab["auc"])  # each group's AUC is drawn
+    imp = pd.DataFrame({"feature": ["a", "b"], "importance_mean": [0.2, 0.1], "importance_std": [0.01, 0.02]})
+    figs["importance"] = plots.plot_importance(imp, err="importance_std")
+    widths = sorted(pt.get_width() for ax in figs["importance"].axes for pt in ax.patches)
+    assert widths == pytest.approx([0.1, 0.2])  # one bar per feature, as long as its importance
+    sv = pd.DataFrame(rng.standard_normal((10, 2)), columns=["a", "b"])
+    figs["shapley"] = plots.plot_shapley(sv, pd.DataFrame(rng.random((10, 2)), columns=["a", "b"]))
+    xs = np.concatenate([np.asarray(c.get_offsets(), float)[:, 0] for ax in figs["shapley"].axes
+                         for c in ax.collections])
+    assert sorted(xs) == pytest.approx(sorted(sv.to_numpy().ravel()))  # one dot per Shapley value
+    for name, fig in figs.items():
+        fig.savefig(tmp_path / f"{name}.png")
+        from PIL import Image
+
+        px = np.asarray(Image.open(tmp_path / f"{name}.png").convert("L"), float)
+        assert (px < 250).mean() > 0.01, name  # the saved PNG is not blank

@@ -48,6 +48,6 @@ def test_env_reports_bad_device_setting_without_traceback():
 
 def test_unknown_tier_is_one_line_error(tmp_path):
     res = run_cli("course", "run", "--tier", "mega", "--out-dir", str(tmp_path))
-    assert res.returncode == 1
+    assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert "unknown tier 'mega'" in res.stderr and "smoke" in res.stderr

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medimg_kernel.detection import centre_heatmaps, find_peaks, froc, heatmap_focal_loss, match_detections
 from medimg_kernel.errors import ShapeMismatchError
+from medimg_kernel.lessons.detection import (
+    centre_heatmaps,
+    find_peaks,
+    froc,
+    heatmap_focal_loss,
+    match_detections,
+)
 
 
 def test_centre_heatmaps_peak_at_centres_2d_and_3d():

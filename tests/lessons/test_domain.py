@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from medimg_kernel.domain import adapt_batchnorm, match_histograms, normalize_intensity, scanner_shift
 from medimg_kernel.errors import ConfigError
+from medimg_kernel.lessons.domain import adapt_batchnorm, match_histograms, normalize_intensity, scanner_shift
 
 
 def _imgs(n=6, size=16, seed=0):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,17 +33,27 @@ def spheres(n: int = 8, size: int = 16, dims: int = 3, seed: int = 0) -> tuple[n
     return np.stack(xs)[:, None].astype(np.float32), np.stack(ys)[:, None].astype(np.int64)
 
 
-class SlowNet(torch.nn.Module):
-    """Wraps a model and sleeps in forward, so a test can kill training mid-epoch."""
+class HoldNet(torch.nn.Module):
+    """Wraps a model; before training forward number ``hold_at + 1`` it writes ``signal_file`` and blocks.
 
-    def __init__(self, inner: torch.nn.Module, delay: float) -> None:
+    A test waits for that file (state, not time) and then kills the process: the kill lands exactly
+    after ``hold_at`` optimisation steps, whatever the machine's speed. ``hold_at=0`` never blocks.
+    """
+
+    def __init__(self, inner: torch.nn.Module, hold_at: int = 0, signal_file: str | None = None) -> None:
         super().__init__()
         self.inner = inner
-        self.delay = delay
+        self.hold_at = hold_at
+        self.signal_file = signal_file
+        self.calls = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.delay and self.training:
-            time.sleep(self.delay)
+        if self.training and self.hold_at:
+            if self.calls == self.hold_at:
+                Path(self.signal_file).write_text(str(self.calls))
+                while True:  # blocked until the test kills the process
+                    time.sleep(60)
+            self.calls += 1
         return self.inner(x)
 
 
@@ -60,3 +71,15 @@ class OOMOnBigBatch(torch.nn.Module):
             self.ooms += 1
             raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {x.shape[0]} samples (simulated)")
         return self.inner(x)
+
+
+def majority_accuracy(y: np.ndarray) -> float:
+    """Accuracy of always answering the most frequent class of ``y`` (a trivial classifier)."""
+    y = np.asarray(y).reshape(-1)
+    return float(np.bincount(y).max() / y.size)
+
+
+def all_foreground_dice(y: np.ndarray) -> float:
+    """Mean per-image foreground Dice of predicting every voxel as foreground (a trivial segmenter)."""
+    y = np.asarray(y).reshape(len(y), -1).astype(bool)
+    return float(np.mean(2 * y.sum(1) / (y.sum(1) + y.shape[1])))

@@ -71,7 +71,15 @@ def test_corrupt_last_checkpoint_error_and_previous_kept(tmp_path) -> None:
     tr = trainer(3)
     hist = tr.fit((x, y), resume=str(mgr.previous))
     assert list(hist["epoch"]) == [1, 2, 3]
+    with torch.no_grad():
+        for prm in tr.model.parameters():
+            prm.zero_()  # clobber the weights: load_best must bring back the best epoch's, not keep these
     tr.load_best()
+    best = load_checkpoint(mgr.best)
+    for name, value in tr.model.state_dict().items():
+        torch.testing.assert_close(value, best["model"][name])
+    assert best["epoch"] == tr.best_epoch and tr.evaluate((x, y))["accuracy"] == pytest.approx(
+        hist.set_index("epoch").loc[tr.best_epoch, "val_accuracy"])
 
 
 def test_resume_true_without_checkpoint_starts_fresh(tmp_path) -> None:
@@ -95,25 +103,22 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path) -> None:
     assert p.returncode == 0, out
 
     ck = tmp_path / "ck"
-    victim = _run([str(ck), str(tmp_path / "never.pt"), "0.15", "0"])
+    victim = _run([str(ck), str(tmp_path / "never.pt"), "8", "0"])  # 6 steps per epoch: blocks in epoch 2
+    held = Path(str(ck) + ".held")
+    deadline = time.monotonic() + 240  # a hang guard only: the wait is on the worker's signal file
+    try:
+        while not held.is_file():
+            assert victim.poll() is None, "worker ended before step 8:\n" + victim.stdout.read()
+            assert time.monotonic() < deadline, "worker never reached step 8"
+            time.sleep(0.05)
+    finally:
+        if victim.poll() is None:
+            victim.send_signal(signal.SIGKILL)  # the worker blocks at step 8 until this kill
+        victim.wait(timeout=30)
     last = ck / "last.pt"
-    deadline = time.time() + 240
-    state = None
-    while time.time() < deadline:  # 6 steps per epoch: kill inside epoch 2
-        if last.is_file():
-            try:
-                state = load_checkpoint(last)
-            except Exception:
-                state = None
-            if state and state["global_step"] >= 8:
-                break
-        time.sleep(0.02)
-        assert victim.poll() is None, victim.stdout.read()
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=30)
     assert victim.returncode == -signal.SIGKILL
     killed_at = load_checkpoint(last)
-    assert 0 < killed_at["batch"] < 6 and killed_at["global_step"] < 18, "kill was not mid-epoch"
+    assert (killed_at["global_step"], killed_at["epoch"], killed_at["batch"]) == (8, 1, 2), "kill was not mid-epoch"
     assert not (tmp_path / "never.pt").exists()
 
     out_path = tmp_path / "resumed.pt"

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _helpers import blobs2d, spheres  # noqa: E402
+from _helpers import all_foreground_dice, blobs2d, majority_accuracy, spheres  # noqa: E402
 
 from medimg_kernel.models import build_model  # noqa: E402
 from medimg_kernel.train import Trainer  # noqa: E402
@@ -28,7 +29,10 @@ def test_classification_2d_learns_and_reports() -> None:
     assert len(hist) == 4 and hist["step"].iloc[-1] == 4 * 6
     assert hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]
     res = tr.evaluate((x, y))
-    assert res["accuracy"] > 0.7 and res["auc"] > 0.8
+    # beat the trivial classifiers of the same data by a margin: the majority class (0.36 here) and a
+    # constant score (AUC 0.5)
+    assert res["accuracy"] >= majority_accuracy(y) + 0.3, res
+    assert res["auc"] >= 0.5 + 0.3, res
     logits = tr.predict(x)
     assert logits.shape == (96, 3) and logits.dtype == torch.float32
     probs = tr.predict(x[:5], activation="softmax")
@@ -44,10 +48,12 @@ def test_classification_3d_and_channel_axis_added() -> None:
     y = rng.integers(0, 2, 24)
     x = rng.normal(0, 0.3, (24, 8, 8, 8)).astype(np.float32)  # no channel axis: the Trainer adds it
     x[y == 1, :4] += 1.5
+    torch.manual_seed(0)
     model = build_model("simplecnn", 3, 1, 2, channels=(4, 8))
     tr = Trainer(model, max_epochs=3, batch_size=8, lr=5e-3, precision="fp32", progress=False)
     hist = tr.fit((x, y), (x, y))
-    assert hist["val_accuracy"].iloc[-1] >= 0.5
+    # two thirds of these labels are one class: always answering it scores 0.667, so learning means more
+    assert hist["val_accuracy"].iloc[-1] >= majority_accuracy(y) + 0.25, hist
     assert tr.predict(x).shape == (24, 2)
 
 
@@ -60,8 +66,8 @@ def test_segmentation_2d_dice_and_hausdorff() -> None:
     hist = tr.fit((x, y[:, 0]), (x, y))  # (N, H, W) labels get a channel axis
     assert {"val_dice", "val_hausdorff", "val_loss"} <= set(hist)
     assert hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]
-    assert 0.0 <= hist["val_dice"].iloc[-1] <= 1.0
-    assert hist["val_dice"].iloc[-1] > 0.3
+    # an all-foreground prediction scores 0.31 on these images: a model that learned must beat it well
+    assert hist["val_dice"].iloc[-1] >= all_foreground_dice(y) + 0.4, hist
 
 
 def test_segmentation_3d_sliding_window_predict() -> None:
@@ -123,7 +129,11 @@ def test_custom_task_dict_inputs_survival_targets() -> None:
     tr = Trainer(FusionNet(), task="custom", loss=cox_loss, metrics={"c_index": c_index}, max_epochs=2,
                  batch_size=10, precision="fp32", progress=False)
     hist = tr.fit((data, target), (data, target))
-    assert "val_c_index" in hist and 0 <= hist["val_c_index"].iloc[-1] <= 1
+    # the custom metric saw the model's outputs and the targets, in order: recompute it from predict()
+    from lifelines.utils import concordance_index
+
+    expect = concordance_index(target[:, 0].numpy(), -tr.predict(data).reshape(-1).numpy(), target[:, 1].numpy())
+    assert hist["val_c_index"].iloc[-1] == pytest.approx(expect, abs=1e-6)
     assert tr.monitor is None and tr.predict(data).shape == (n, 1)
 
 

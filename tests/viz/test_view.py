@@ -55,7 +55,13 @@ def test_niivue_methods_change_widget_state(mni):
     assert v.widget.volumes[2].colormap_label.lut[7] == 128
     v.set_overlay_threshold(0.6)
     assert v.widget.volumes[1].cal_min == 0.6
+    from ipyniivue import SliceType
+
+    assert v.widget.opts.slice_type == SliceType.MULTIPLANAR
     v.set_render("3d")
+    assert v.widget.opts.slice_type == SliceType.RENDER  # the synced option the browser draws from
+    v.set_render("axial")
+    assert v.widget.opts.slice_type == SliceType.AXIAL
     with pytest.raises(ConfigError):
         v.set_slice("axial", 500)
     with pytest.raises(ConfigError):

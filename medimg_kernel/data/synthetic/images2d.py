@@ -113,7 +113,8 @@ def _texture(size: int, rng: np.random.Generator, sigma: float, amp: float) -> n
 
 @register_generator("mednist_like")
 def mednist_like(
-    n: int, *, seed: int = 0, size: int = 64, n_classes: int = 6, noise: float = 0.08, rot_deg: float = 25.0
+    n: int, *, seed: int = 0, size: int = 64, n_classes: int = 6, noise: float = 0.08, rot_deg: float = 25.0,
+    shift: float = 0.12, scale: tuple[float, float] = (0.8, 1.15),
 ) -> dict[str, object]:
     """Generate ``n`` MedNIST-like 2D images of up to six visually distinct classes.
 
@@ -129,6 +130,9 @@ def mednist_like(
         Number of classes used, 2–6, in the order of :data:`MEDNIST_CLASSES`.
     noise, rot_deg : float
         Standard deviation of the Gaussian noise and the maximum rotation in degrees.
+    shift, scale : float, (float, float)
+        Maximum shift (in half-widths) and the range of scale factors of the random pose. Larger poses
+        make the classes harder to separate pixel by pixel (a linear model on pixels), not for a CNN.
 
     Returns
     -------
@@ -141,7 +145,7 @@ def mednist_like(
     labels = rng.permutation(np.arange(n) % n_classes).astype(np.int64)
     images = np.empty((n, 1, size, size), dtype=np.float32)
     for i, lab in enumerate(labels):
-        x, y = _posed_grid(size, rng, rot_deg=rot_deg, scale=(0.8, 1.15), shift=0.12)
+        x, y = _posed_grid(size, rng, rot_deg=rot_deg, scale=tuple(scale), shift=shift)
         img = _soft(_SHAPES[lab](x, y, rng), sigma=size / 80)
         img = img * rng.uniform(0.75, 1.15) + _texture(size, rng, size / 16, 0.05) * (img > 0.05)
         img = img + noise * rng.standard_normal((size, size)).astype(np.float32)

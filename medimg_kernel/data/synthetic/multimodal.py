@@ -86,7 +86,7 @@ DATA_DICTIONARY = pd.DataFrame(_DICTIONARY, columns=["column", "table", "type", 
 @functools.lru_cache(maxsize=4)
 def _template(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tissue maps (3, S, S, S) of the MNI brain on a ``size``³ grid, its brain mask and affine."""
-    from ...fusion.geometry import Geometry, resample_to
+    from ..geometry import Geometry, resample_to
     from ..samples import load_mni152
 
     mni = load_mni152(2)
@@ -288,7 +288,7 @@ def multimodal_cohort(
         "patient_id": np.asarray(ids),
     }
     if images:
-        from ...fusion.geometry import Geometry, resample_to
+        from ..geometry import Geometry, resample_to
 
         _, mask, affine = _template(size)
         stacked = np.stack([np.stack(imgs[m]) for m in MODALITIES], axis=1)

@@ -4,6 +4,10 @@ Harrell's C is the fraction of comparable pairs (the earlier time is an event) t
 order correctly, ties in risk counting 0.5; it is optimistic under heavy censoring. Uno's C weights
 pairs by the inverse probability of censoring estimated on the training set, up to a time ``tau``.
 Both refuse to return a number on data where they are undefined.
+
+Ties in risk are exact ties, whatever the scale of the scores: the scores are replaced by their dense
+ranks before scikit-survival sees them, whose fixed absolute tolerance (``tied_tol=1e-8``) would otherwise
+tie every score of a model that outputs, e.g., risks around 1e-9 (lifelines compares exactly too).
 """
 
 from __future__ import annotations
@@ -15,6 +19,13 @@ from ...errors import ShapeMismatchError
 from .._errors import MetricUndefinedError
 
 __all__ = ["check_survival_data", "harrell_c_index", "uno_c_index", "c_index_metric"]
+
+
+def _exact_ranks(risk: np.ndarray) -> np.ndarray:
+    """Dense ranks 1..k as float64: same order and the same (exact) ties as ``risk``, on a scale of 1."""
+    from scipy.stats import rankdata
+
+    return rankdata(risk, method="dense").astype(np.float64)
 
 #: smallest cohort on which a concordance index is reported
 MIN_SAMPLES = 10
@@ -84,7 +95,7 @@ def harrell_c_index(
     from sksurv.metrics import concordance_index_censored
 
     t, e, r = check_survival_data(time, event, risk, min_samples=min_samples, what="Harrell's C-index")
-    return float(concordance_index_censored(e, t, r)[0])
+    return float(concordance_index_censored(e, t, _exact_ranks(r))[0])
 
 
 def uno_c_index(
@@ -127,7 +138,7 @@ def uno_c_index(
     if not (t[e] < tau).any():
         raise MetricUndefinedError(f"no test event before tau={tau:g}: Uno's C-index is undefined")
     try:
-        return float(concordance_index_ipcw(Surv.from_arrays(te, tt), Surv.from_arrays(e, t), r, tau=tau)[0])
+        return float(concordance_index_ipcw(Surv.from_arrays(te, tt), Surv.from_arrays(e, t), _exact_ranks(r), tau=tau)[0])
     except (ValueError, ZeroDivisionError) as err:
         raise MetricUndefinedError(f"Uno's C-index cannot be computed here: {err}") from err
 
@@ -142,8 +153,8 @@ def c_index_metric(outputs, targets) -> float:
 
     import torch
 
-    out = outputs.detach().float().cpu().reshape(-1).numpy() if isinstance(outputs, torch.Tensor) else outputs
-    y = targets.detach().float().cpu().numpy() if isinstance(targets, torch.Tensor) else np.asarray(targets)
+    out = outputs.detach().double().cpu().reshape(-1).numpy() if isinstance(outputs, torch.Tensor) else outputs
+    y = targets.detach().double().cpu().numpy() if isinstance(targets, torch.Tensor) else np.asarray(targets)
     try:
         return harrell_c_index(y[:, 0], y[:, 1].astype(int), out)
     except MetricUndefinedError as err:

@@ -1,0 +1,5 @@
+"""Lesson toolkits: the helpers a single lesson teaches with, too small to be a mission package.
+
+:mod:`.detection` (lesson 04: centre heatmaps, peaks, FROC) and :mod:`.domain` (lesson 05: scanner
+shift, histogram matching, BatchNorm adaptation); reachable as ``mk.detection`` and ``mk.domain``.
+"""

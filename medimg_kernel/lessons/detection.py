@@ -1,0 +1,261 @@
+"""Centre-point lesion detection without torchvision: target heat maps, peak finding, matching and FROC.
+
+A detector that predicts a heat map (one bright blob per lesion centre) turns into a list of scored
+points by :func:`find_peaks`; :func:`match_detections` decides which points hit a true lesion, and
+:func:`froc` sweeps the score threshold to give sensitivity against false positives per image, the curve
+lesion-detection challenges (LUNA16, DeepLesion) report. Works for 2D images and 3D volumes alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError, ShapeMismatchError
+
+__all__ = [
+    "centre_heatmaps",
+    "heatmap_focal_loss",
+    "find_peaks",
+    "match_detections",
+    "froc",
+    "FROC",
+    "LUNA16_FP_RATES",
+]
+
+#: false positives per image at which LUNA16's competition performance metric (CPM) averages sensitivity
+LUNA16_FP_RATES: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def centre_heatmaps(
+    centres: Sequence[np.ndarray], shape: Sequence[int], sigma: float | Sequence[np.ndarray] = 2.0
+) -> np.ndarray:
+    """Draw one Gaussian blob (peak 1) per lesion centre: the training target of a centre-point detector.
+
+    Parameters
+    ----------
+    centres
+        One ``(k, ndim)`` array of voxel coordinates per image (``k`` may be 0).
+    shape
+        Spatial shape of each image, e.g. ``(64, 64)`` or ``(32, 32, 32)``.
+    sigma
+        Blob width in pixels: one number, or one ``(k,)`` array per image (e.g. a fraction of each radius).
+
+    Returns
+    -------
+    float32 ndarray (N, 1, *shape)
+        The pixel-wise maximum of the blobs, in [0, 1]. Each blob is centred on the pixel nearest to its
+        centre, so every lesion has exactly one pixel equal to 1 (the positive of :func:`heatmap_focal_loss`).
+    """
+    shape = tuple(int(s) for s in shape)
+    grids = np.meshgrid(*[np.arange(s, dtype=np.float32) for s in shape], indexing="ij")
+    out = np.zeros((len(centres), 1, *shape), dtype=np.float32)
+    for i, c in enumerate(centres):
+        c = np.clip(np.rint(np.asarray(c, dtype=np.float32).reshape(-1, len(shape))), 0, np.array(shape) - 1)
+        sig = np.broadcast_to(
+            np.asarray(sigma if np.isscalar(sigma) else sigma[i], dtype=np.float32), (len(c),)
+        )
+        for j in range(len(c)):
+            d2 = sum((g - c[j, a]) ** 2 for a, g in enumerate(grids))
+            np.maximum(out[i, 0], np.exp(-d2 / (2.0 * float(sig[j]) ** 2)), out=out[i, 0])
+    return out
+
+
+def heatmap_focal_loss(logits: object, target: object, *, alpha: float = 2.0, beta: float = 4.0) -> object:
+    """CenterNet's penalty-reduced focal loss between predicted heat-map logits and Gaussian targets.
+
+    Pixels where the target is 1 (lesion centres) are positives; every other pixel is a negative whose
+    penalty shrinks by ``(1 - target) ** beta`` near a centre, so a peak one pixel off is hardly punished.
+    ``alpha`` focuses the loss on pixels that are still wrong. The sum is divided by the number of centres
+    (at least 1). Both inputs are torch tensors of the same shape (N, 1, *spatial).
+    """
+    import torch
+
+    if logits.shape != target.shape:
+        raise ShapeMismatchError(
+            f"heat-map logits {tuple(logits.shape)} and targets {tuple(target.shape)} differ"
+        )
+    target = target.float()
+    logits = logits.float()
+    p = torch.sigmoid(logits)
+    log_p = torch.nn.functional.logsigmoid(logits)
+    log_1p = torch.nn.functional.logsigmoid(-logits)
+    pos = target.ge(0.999).float()
+    pos_loss = -((1 - p) ** alpha) * log_p * pos
+    neg_loss = -((1 - target) ** beta) * (p**alpha) * log_1p * (1 - pos)
+    return (pos_loss.sum() + neg_loss.sum()) / pos.sum().clamp(min=1.0)
+
+
+def find_peaks(
+    heatmap: np.ndarray, *, threshold: float = 0.1, min_distance: int = 3, max_peaks: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the local maxima of a 2D/3D heat map above ``threshold`` as (coordinates, scores).
+
+    A pixel is a peak when it equals the maximum of its ``(2 * min_distance + 1)``-wide neighbourhood;
+    plateaus keep one pixel. Peaks come sorted by decreasing score, at most ``max_peaks`` of them.
+
+    Returns
+    -------
+    coords : float32 ndarray (k, ndim)
+        Peak positions (voxel indices).
+    scores : float32 ndarray (k,)
+        Heat-map values at the peaks.
+    """
+    from scipy import ndimage
+
+    h = np.asarray(heatmap, dtype=np.float32)
+    h = np.squeeze(h) if h.ndim > 3 or (h.ndim == 3 and h.shape[0] == 1) else h
+    if h.ndim not in (2, 3):
+        raise ShapeMismatchError(
+            f"find_peaks needs a 2D or 3D heat map (optionally with one channel); got {heatmap.shape}"
+        )
+    if min_distance < 1:
+        raise ConfigError(f"min_distance must be >= 1 pixel, got {min_distance}")
+    local_max = ndimage.maximum_filter(h, size=2 * min_distance + 1, mode="constant", cval=-np.inf)
+    peak = (h == local_max) & (h > threshold)
+    # a plateau gives several equal maxima: keep one per connected plateau
+    lab, n = ndimage.label(peak)
+    if n == 0:
+        return np.zeros((0, h.ndim), np.float32), np.zeros(0, np.float32)
+    coords = np.array(ndimage.center_of_mass(peak, lab, range(1, n + 1)), dtype=np.float32).reshape(n, h.ndim)
+    idx = np.clip(np.rint(coords).astype(int), 0, np.array(h.shape) - 1)
+    scores = h[tuple(idx.T)].astype(np.float32)
+    order = np.argsort(-scores, kind="stable")
+    if max_peaks is not None:
+        order = order[: int(max_peaks)]
+    return coords[order], scores[order]
+
+
+def match_detections(
+    coords: np.ndarray, scores: np.ndarray, centres: np.ndarray, hit_distance: float | np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Label each detection of one image as a true positive (hits an unmatched lesion) or not.
+
+    Detections are taken in decreasing score; each lesion is matched at most once, to the nearest
+    detection within ``hit_distance`` (one number, or one per lesion, e.g. its radius). A second
+    detection of an already-found lesion counts as a false positive (the kit's convention; MONAI's
+    CAMELYON-style ``compute_fp_tp_probs`` ignores detections inside an already-hit lesion instead).
+
+    Returns
+    -------
+    is_tp : bool ndarray (k,)
+        In the order of ``coords``.
+    n_lesions : int
+        Number of true lesions in the image.
+    """
+    coords = np.asarray(coords, dtype=np.float32)
+    centres = np.asarray(centres, dtype=np.float32)
+    ndim = coords.shape[-1] if coords.ndim == 2 else centres.shape[-1] if centres.ndim == 2 else 2
+    coords, centres = coords.reshape(-1, ndim), centres.reshape(-1, ndim)
+    if len(coords) != len(scores):
+        raise ShapeMismatchError(f"{len(coords)} detection coordinates but {len(scores)} scores")
+    reach = np.broadcast_to(np.asarray(hit_distance, dtype=np.float32), (len(centres),))
+    is_tp = np.zeros(len(scores), dtype=bool)
+    free = np.ones(len(centres), dtype=bool)
+    for i in np.argsort(-np.asarray(scores), kind="stable"):
+        if not free.any():
+            break
+        d = np.sqrt(((centres - coords[i]) ** 2).sum(axis=1))
+        d[~free | (d > reach)] = np.inf
+        j = int(np.argmin(d))
+        if np.isfinite(d[j]):
+            is_tp[i] = True
+            free[j] = False
+    return is_tp, len(centres)
+
+
+@dataclass
+class FROC:
+    """A free-response ROC curve: sensitivity against mean false positives per image.
+
+    ``thresholds`` are the detection scores in decreasing order; point ``i`` keeps the detections
+    with score ≥ ``thresholds[i]``.
+    """
+
+    fps_per_image: np.ndarray
+    sensitivity: np.ndarray
+    thresholds: np.ndarray
+    n_images: int
+    n_lesions: int
+
+    def sensitivity_at(self, fp_per_image: float) -> float:
+        """Highest sensitivity reached with at most ``fp_per_image`` false positives per image.
+
+        The kit's convention is the step curve (an operating point that exists), not a linear interpolation
+        between points as in MONAI's ``compute_froc_score`` and the LUNA16 script, which can only be higher.
+        """
+        ok = self.fps_per_image <= fp_per_image + 1e-12
+        return float(self.sensitivity[ok].max()) if ok.any() else 0.0
+
+    def cpm(self, rates: Sequence[float] = LUNA16_FP_RATES) -> float:
+        """Competition performance metric: mean sensitivity at the given FP/image rates (LUNA16's seven).
+
+        Uses :meth:`sensitivity_at` (step curve, no interpolation), so it is at most the interpolated
+        value MONAI's ``compute_froc_score`` reports on the same curve.
+        """
+        return float(np.mean([self.sensitivity_at(r) for r in rates]))
+
+    def plot(self, ax: object = None, label: str | None = None, **kw: object) -> object:
+        """Draw the curve (log-scaled FP/image axis) on ``ax`` (a new figure when None); returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.6))
+        fp = np.maximum(self.fps_per_image, 1e-3)
+        ax.step(fp, self.sensitivity, where="post", label=label, **kw)
+        ax.set_xscale("log")
+        ax.set_xlabel("false positives per image")
+        ax.set_ylabel("sensitivity (lesions found)")
+        ax.set_ylim(0, 1.02)
+        ax.grid(True, which="both", alpha=0.3)
+        return ax
+
+
+def froc(
+    detections: Sequence[tuple[np.ndarray, np.ndarray]],
+    centres: Sequence[np.ndarray],
+    hit_distance: float | Sequence[np.ndarray] = 3.0,
+) -> FROC:
+    """Compute the FROC curve of a detector over a set of images.
+
+    Parameters
+    ----------
+    detections
+        One ``(coords (k, ndim), scores (k,))`` pair per image, e.g. from :func:`find_peaks`.
+    centres
+        One ``(m, ndim)`` array of true lesion centres per image (``m`` may be 0).
+    hit_distance
+        Largest centre distance (pixels) that counts as a hit: one number, or one ``(m,)`` array per image
+        (e.g. the lesion radii).
+
+    Returns
+    -------
+    FROC
+        Sensitivity and FP/image at every score threshold; ``.sensitivity_at(1.0)``, ``.cpm()``, ``.plot()``.
+    """
+    if len(detections) != len(centres):
+        raise ShapeMismatchError(
+            f"froc got detections for {len(detections)} images but centres for {len(centres)}"
+        )
+    all_scores, all_tp = [], []
+    n_lesions = 0
+    for i, ((coords, scores), c) in enumerate(zip(detections, centres)):
+        reach = hit_distance if np.isscalar(hit_distance) else hit_distance[i]
+        tp, m = match_detections(coords, scores, c, reach)
+        all_scores.append(np.asarray(scores, dtype=np.float64))
+        all_tp.append(tp)
+        n_lesions += m
+    scores = np.concatenate(all_scores) if all_scores else np.zeros(0)
+    tp = np.concatenate(all_tp) if all_tp else np.zeros(0, bool)
+    order = np.argsort(-scores, kind="stable")
+    scores, tp = scores[order], tp[order]
+    n_img = max(1, len(detections))
+    sens = np.cumsum(tp) / max(n_lesions, 1)
+    fps = np.cumsum(~tp) / n_img
+    # one point per distinct threshold (the last index of each run of equal scores), plus the origin
+    last = np.r_[scores[1:] != scores[:-1], True] if len(scores) else np.zeros(0, bool)
+    return FROC(
+        np.r_[0.0, fps[last]], np.r_[0.0, sens[last]], np.r_[np.inf, scores[last]], len(detections), n_lesions
+    )

@@ -1,0 +1,192 @@
+"""Headless course runs: execute lesson notebooks in order by tier and collect the metrics they record.
+
+``medimg course run`` calls :func:`run_course`, which runs each notebook with nbclient and writes a JSON
+report holding each notebook's status, time and the figures it recorded (see :mod:`.lesson_metrics`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .lesson_metrics import METRICS_ENV, recorded_metrics
+
+__all__ = ["run_course", "run_notebook", "course_notebooks", "course_root", "inject_parameters", "NotebookResult"]
+
+log = logging.getLogger(__name__)
+
+#: default per-cell timeout for headless runs (seconds); generous, the tier keeps notebooks short
+CELL_TIMEOUT = 900
+
+
+@dataclass
+class NotebookResult:
+    """Outcome of one notebook in a course run (one entry of the JSON report)."""
+
+    path: str
+    status: str  # "ok" | "error"
+    seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    cell: int | None = None
+    output: str | None = None
+
+
+def course_root() -> Path:
+    """Return the repository's ``notebooks/`` folder (next to the package in a source checkout)."""
+    return Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def course_notebooks(root: str | Path | None = None) -> list[Path]:
+    """Return the course notebooks in course order (``NN_*.ipynb`` sorted by number)."""
+    root = Path(root) if root else course_root()
+    return sorted(p for p in root.glob("[0-9][0-9]_*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def inject_parameters(nb: Any, params: dict[str, Any]) -> Any:
+    """Insert a cell tagged ``injected-parameters`` assigning ``params`` after the ``parameters`` cell.
+
+    Follows papermill's convention: without a ``parameters`` cell the new cell goes first.
+    """
+    import nbformat
+
+    if not params:
+        return nb
+    src = "# Parameters injected by `medimg course run`\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
+    cell = nbformat.v4.new_code_cell(src, metadata={"tags": ["injected-parameters"]})
+    idx = next((i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), -1)
+    nb.cells.insert(idx + 1, cell)
+    return nb
+
+
+def _strip_widget_state(nb: Any) -> None:
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            data.pop("application/vnd.jupyter.widget-state+json", None)
+
+
+def _failing_cell(nb: Any) -> tuple[int | None, str | None]:
+    # index in the *source* notebook: the injected parameters cell does not count
+    cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    for i, cell in enumerate(cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return i, f"{out.get('ename')}: {out.get('evalue')}"
+    return None, None
+
+
+def run_notebook(
+    path: str | Path,
+    out_dir: str | Path,
+    tier: str = "smoke",
+    parameters: dict[str, Any] | None = None,
+    kernel_name: str = "python3",
+    timeout: int = CELL_TIMEOUT,
+) -> NotebookResult:
+    """Execute one notebook headless into ``out_dir`` and return its result (never raises on cell errors)."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    path = Path(path).resolve()
+    out_dir = Path(out_dir).resolve()  # the kernel runs in the notebook's folder: paths it gets must be absolute
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.resolve() == path.parent.resolve():
+        raise ValueError("the output folder must differ from the notebooks' folder (sources are never overwritten)")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (nbformat.reader.NotJSONError, ValueError, UnicodeDecodeError) as err:
+        from ..errors import DataError
+
+        raise DataError(
+            f"{path} is not a readable Jupyter notebook ({str(err).splitlines()[0][:120]}); "
+            "restore it from the course files (e.g. `git checkout` it)"
+        ) from err
+    inject_parameters(nb, {"tier": tier, **(parameters or {})})
+    metrics_file = out_dir / f".{path.stem}.metrics.jsonl"
+    metrics_file.unlink(missing_ok=True)
+    env = dict(os.environ, MEDIMG_TIER=tier, **{METRICS_ENV: str(metrics_file)})
+    env.setdefault("MPLBACKEND", "agg")
+    from traitlets.config import Config
+
+    config = Config()
+    sockets = tempfile.TemporaryDirectory(prefix="medimg-kernel-") if os.name == "posix" else None
+    if sockets is not None:  # local Unix sockets: no open TCP ports, no "unencrypted TCP" warning
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(sockets.name, "k")
+    client = NotebookClient(  # the client owns its kernel manager, so the kernel is shut down after the run
+        nb, config=config, timeout=timeout, kernel_name=kernel_name, allow_errors=False, store_widget_state=False,
+        resources={"metadata": {"path": str(path.parent)}}, record_timing=True,
+    )
+    t0 = time.perf_counter()
+    status, error, cell = "ok", None, None
+    try:
+        client.execute(env=env)
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
+        status = "error"
+        cell, error = _failing_cell(nb)
+        if error is None:
+            error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+    except Exception as err:  # kernel failed to start, bad notebook JSON, ...
+        status, error = "error", f"{type(err).__name__}: {err}"
+    finally:
+        if sockets is not None:
+            sockets.cleanup()
+    seconds = time.perf_counter() - t0
+    _strip_widget_state(nb)
+    out_path = out_dir / path.name
+    nbformat.write(nb, out_path)
+    metrics = recorded_metrics(metrics_file)
+    metrics_file.unlink(missing_ok=True)
+    return NotebookResult(str(path), status, round(seconds, 2), metrics, error, cell, str(out_path))
+
+
+def run_course(
+    notebooks: list[str | Path] | None = None,
+    tier: str = "smoke",
+    out_dir: str | Path = "course_runs",
+    report: str | Path | None = None,
+    parameters: dict[str, Any] | None = None,
+    kernel_name: str = "python3",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Execute course notebooks in order, headless, and return (and optionally write) the JSON report.
+
+    The report is ``{"tier", "total_seconds", "notebooks": [{"path", "status", "seconds", "metrics",
+    "error", "cell", "output"}]}``. A failing notebook does not stop the others.
+    """
+    from tqdm.auto import tqdm
+
+    from ..tiers import get_tier
+
+    tier_name = get_tier(tier).name
+    paths = [Path(p) for p in notebooks] if notebooks else course_notebooks()
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"notebook(s) not found: {', '.join(missing)}")
+    out_dir = Path(out_dir) / tier_name
+    results: list[NotebookResult] = []
+    t0 = time.perf_counter()
+    bar = tqdm(paths, desc=f"course ({tier_name})", unit="nb", disable=not progress)
+    for p in bar:
+        bar.set_postfix_str(p.name)
+        res = run_notebook(p, out_dir, tier_name, parameters, kernel_name)
+        log.info("%s: %s in %.1f s", p.name, res.status, res.seconds)
+        results.append(res)
+    bar.close()
+    rep = {"tier": tier_name, "total_seconds": round(time.perf_counter() - t0, 2),
+           "notebooks": [asdict(r) for r in results]}
+    if report:
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(json.dumps(rep, indent=2))
+    return rep
