@@ -50,3 +50,15 @@ c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/]+?)__(?P<file_i
 
 # --- exchange (JupyterHub only; LMS upload + local autograde does not use it) ----------------------------
 # c.Exchange.root = "/srv/nbgrader/exchange"
+
+# --- untrusted code --------------------------------------------------------------------------------------
+# `autograde` runs each submission's kernel in a bubblewrap sandbox (no course files, no home, no network,
+# hard CPU/memory/file-size limits) with the grading guard, and accepts a test cell only with the guard's
+# signed "passed" stamp. Without a sandbox it refuses, unless MEDIMG_GRADE_UNSAFE=1 (`--unsafe`).
+# Threat model: assignments/README.md.
+import sys  # noqa: E402
+
+if sys.argv[1:2] == ["autograde"]:
+    from medimg_kernel.grading.secure_execute import configure_autograde
+
+    configure_autograde(c)

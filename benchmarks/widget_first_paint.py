@@ -52,7 +52,7 @@ _EXECUTED = """(i) => {
 
 
 def measure(
-    nb: NotebookPage, cell: int, backend: str, size: int, counter: dict[str, int]
+    nb: NotebookPage, cell: int, backend: str, size: int, counter: dict[str, int], lv: int = 0
 ) -> dict[str, float]:
     counter.update(recv=0, sent=0)
     extra: dict[str, float] = {}
@@ -61,20 +61,20 @@ def measure(
     out = nb.page.locator(".jp-Notebook .jp-Cell").nth(cell)
     if backend == "light":
         nb.page.wait_for_function(
-            f"() => document.querySelectorAll('.medimg-lv')[{0}] && "
-            f"document.querySelectorAll('.medimg-lv')[0].dataset.medimgFirstPaint",
-            timeout=120_000,
+            f"() => document.querySelectorAll('.medimg-lv')[{lv}] && "
+            f"document.querySelectorAll('.medimg-lv')[{lv}].dataset.medimgFirstPaint",
+            timeout=300_000,
             polling=20,
         )
         paint, start = nb.page.evaluate(
-            "() => { const d = document.querySelectorAll('.medimg-lv')[0].dataset;"
+            f"() => {{ const d = document.querySelectorAll('.medimg-lv')[{lv}].dataset;"
             " return [Number(d.medimgFirstPaint), Number(d.medimgRenderStart)]; }"
         )
         first_paint = (paint - page_t0) / 1000.0
         extra["render_to_paint_s"] = (paint - start) / 1000.0
     else:
         _, t_paint = wait_for_pixels(
-            out.locator("canvas").first, lambda f: f["nonblack"] > 0.05, timeout=120, interval=0.05
+            out.locator("canvas").first, lambda f: f["nonblack"] > 0.05, timeout=300, interval=0.05
         )
         first_paint = t_paint - t0
     nb.page.wait_for_function(_EXECUTED, arg=cell, timeout=120_000)
@@ -114,6 +114,9 @@ def main() -> int:
                     "t = time.perf_counter()\n"
                     "v_nv = mk.view(ct, labels, window='abdomen', backend='niivue', spacing=(0.8, 0.8, 1.0))\n"
                     "print(f'kernel {time.perf_counter() - t:.3f}')\nv_nv",
+                    "t = time.perf_counter()\n"  # the default: what mk.view() picks (issue 18: the fast path)
+                    "v_auto = mk.view(ct, labels, window='abdomen', spacing=(0.8, 0.8, 1.0))\n"
+                    "print(f'kernel {time.perf_counter() - t:.3f}', v_auto.backend_name)\nv_auto",
                 ],
             )
 
@@ -134,6 +137,11 @@ def main() -> int:
             nb.page.evaluate(_RUN_CELL, 0)
             nb.page.wait_for_function(_EXECUTED, arg=0, timeout=120_000)
             results = {b: measure(nb, i, b, args.size, counter) for i, b in ((1, "light"), (2, "niivue"))}
+            from medimg_kernel.viz.view import AUTO_NIIVUE_MAX_VOXELS
+
+            auto = "light" if args.size**3 > AUTO_NIIVUE_MAX_VOXELS else "niivue"
+            results[f"default ({auto})"] = measure(nb, 3, auto, args.size, counter, lv=1)
+            assert auto in nb.run_code("print(v_auto.backend_name)"), "the default viewer is not the expected one"
         finally:
             browser.close()
             lab.stop()
@@ -145,7 +153,7 @@ def main() -> int:
         if "render_to_paint_s" in r:
             detail += f", widget render() to painted {r['render_to_paint_s']:.2f} s"
         print(
-            f"  {backend:7s} first paint {r['first_paint_s']:.2f} s {detail})   kernel->browser "
+            f"  {backend:15s} first paint {r['first_paint_s']:.2f} s {detail})   kernel->browser "
             f"{r['kernel_to_browser_bytes_per_voxel']:.3f} B/voxel (image + labels)   browser->kernel "
             f"{r['browser_to_kernel_bytes_per_voxel']:.3f} B/voxel"
         )

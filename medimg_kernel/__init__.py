@@ -9,9 +9,9 @@ In IPython, ``%load_ext medimg_kernel`` adds the ``%medimg`` magic (``env``, ``t
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
+
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "build_model": "models:build_model",
     "Trainer": "train:Trainer",
     "seed_everything": "train:seed_everything",
+    "dice_per_class": "train.dice:dice_per_class",
     "available_models": "models:available_models",
     # viewing
     "view": "viz:view",
@@ -68,23 +69,8 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension"])
 
 
-def __getattr__(name: str) -> Any:
-    target = _EXPORTS.get(name)
-    if target is None:
-        # submodules (mk.models, mk.train, mk.viz, ...) are reachable as attributes too
-        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-            target = f"{name}:"
-        else:
-            raise AttributeError(f"module 'medimg_kernel' has no attribute {name!r}")
-    mod_name, _, attr = target.partition(":")
-    module = importlib.import_module(f".{mod_name}", __name__)
-    value = getattr(module, attr) if attr else module
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+# mk.<name> resolves _EXPORTS, then any submodule (mk.models, mk.train, mk.viz, ...), on first use
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, any_submodule=True, listed=__all__)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -33,6 +33,8 @@ def ensure_handler(level: int = logging.WARNING) -> logging.Logger:
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(_Formatter())
     handler.setLevel(level)
+    # if the application configures logging later (e.g. `medimg train -v`), its handlers print instead
+    handler.addFilter(lambda record: not logging.getLogger().handlers)
     logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > level:
         logger.setLevel(level)

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "MedimgKernelError",
     "ConfigError",
+    "ArgumentTypeError",
     "UnknownDatasetError",
     "RegistryError",
     "ChecksumError",
@@ -67,6 +68,10 @@ class UnsafeArchiveError(MedimgKernelError):
 
 class NoGPUError(MedimgKernelError, RuntimeError):
     """A GPU device was requested on a machine that has none."""
+
+
+class ArgumentTypeError(MedimgKernelError, TypeError):
+    """An argument of the wrong kind (e.g. a call's result passed where a function was expected)."""
 
 
 class ShapeMismatchError(MedimgKernelError, ValueError):

@@ -223,3 +223,7 @@ mk.check("orientation", _ori_permuted, _ori_oblique, _ori_returns_str, budget=5,
 # so lung and air look identical and only the nodule's bright side is seen; its narrow width (400 HU)
 # is meant for small contrasts *inside* soft tissue.
 # ### END SOLUTION
+
+# %% [markdown] rubric id=q4_rubric for=q4_answer
+# - 1: chooses the lung window and says it keeps both −850 HU and ~30 HU inside the displayed range
+# - 1: explains that the soft-tissue window clips everything below −160 HU to black (or: HU per grey level), so lung and air look the same

@@ -228,3 +228,7 @@ mk.check("dice_ce", _dce_matches_reference, _dce_stable_for_huge_logits, budget=
 # normalised by the foreground size, so the rare class drives the gradient; cross-entropy gives smooth,
 # per-voxel gradients (also where the prediction is empty or confident), which stabilises early training.
 # ### END SOLUTION
+
+# %% [markdown] rubric id=q4_rubric for=q4_answer
+# - 1: accuracy is dominated by the many correct background voxels, while Dice only counts the foreground overlap (0 here)
+# - 1: Dice is normalised by the foreground size so the rare class drives the gradient; cross-entropy adds smooth per-voxel gradients that stabilise training

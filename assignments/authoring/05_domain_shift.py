@@ -319,3 +319,7 @@ mk.check("finetune", _ft_zero_steps, _ft_held_out_images, budget=20, hidden=True
 # histogram matching to a fixed reference is computed from the image alone, and a short fine-tune on a
 # few labelled local scans fixes the shift once for all later patients.
 # ### END SOLUTION
+
+# %% [markdown] rubric id=q5_rubric for=q5_answer
+# - 1: names a realistic case where the test batch is small or unrepresentative (one patient, mostly healthy scans)
+# - 1: picks a remedy that does not depend on the batch (per-image standardisation, histogram matching or a short fine-tune) and says why

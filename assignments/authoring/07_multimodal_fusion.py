@@ -297,3 +297,7 @@ mk.check("feature_fusion", _ff_gradients_reach_all_encoders, _ff_tabular_streams
 # separate per-sequence models whose decisions are averaged over the sequences that exist. A third
 # option is a dedicated non-contrast model chosen by a rule when T1c is absent.
 # ### END SOLUTION
+
+# %% [markdown] rubric id=q4_rubric for=q4_answer
+# - 1: a zero T1c channel is an input never seen in training: accuracy drops (most for the enhancing rim) without warning
+# - 1: names two working strategies, e.g. modality dropout in training, late fusion over the sequences present, or a dedicated non-contrast model

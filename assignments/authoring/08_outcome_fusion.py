@@ -289,3 +289,7 @@ mk.check("late_fusion", _late_beats_single_on_cohort, _late_zero_weight_only, _l
 # cross-validated) confidence intervals, the number of events, and a comparison against simple
 # single-source baselines such as a clinical-only model evaluated on the same test set.
 # ### END SOLUTION
+
+# %% [markdown] rubric id=q4_rubric for=q4_answer
+# - 1: with heavy censoring few pairs are comparable and Harrell's C is biased and uncertain; a point estimate alone hides that
+# - 1: asks for Uno's IPCW C with a truncation time, confidence intervals, the number of events and a simple baseline on the same test set

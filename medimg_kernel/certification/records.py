@@ -98,7 +98,19 @@ def course_records(course: str | Path, policy: CoursePolicy) -> list[StudentReco
     db = course / "gradebook.db"
     if not db.is_file():
         raise GradebookError(f"no gradebook at {db}: run `medimg grade generate` and `autograde` first")
+    from ..grading.pipeline import autograde_failures
+
     maps = {a: exercise_map(course, a) for a in policy.assignments}
+    failures = autograde_failures(course)
+    for aname, apol in policy.assignments.items():
+        known = {ex for ex, _ in maps[aname].values()}
+        for obj, exercises in apol.objectives.items():
+            unknown = [e for e in exercises if known and e not in known]
+            if unknown:
+                from ..errors import ConfigError
+
+                raise ConfigError(f"course.yaml: key 'assignments.{aname}.objectives.{obj}': no exercise "
+                                  f"{unknown[0]!r} in {aname}; it has: {', '.join(sorted(known))}")
     records: list[StudentRecord] = []
     with Gradebook(f"sqlite:///{db}") as gb:
         subs: dict[tuple[str, str], Any] = {}
@@ -117,6 +129,10 @@ def course_records(course: str | Path, policy: CoursePolicy) -> list[StudentReco
                 emap = maps.get(aname, {})
                 amax = max_by_assignment.get(aname) or sum(p for _, p in emap.values())
                 sub = subs.get((aname, student.id))
+                failed = failures.get(aname, {}).get(student.id)
+                if failed:
+                    results[aname] = AssignmentResult(aname, f"not gradable: {failed}", max=amax)
+                    continue
                 if sub is None:
                     empty: dict[str, tuple[float, float]] = {}
                     for exercise, pts in emap.values():

@@ -59,5 +59,8 @@ def _run_train(args: argparse.Namespace) -> int:
           f"{res['n_samples']} {res['data_on_disk']}, data prep {res['trainer_data_prep_s']:.1f} s included)")
     print(f"  (c) naive    {res['naive_samples_per_s']:9.1f} samples/s  (fp32 DataLoader, "
           f"{res['naive_workers']} workers)")
-    print(f"  b/a = {res['trainer_vs_ceiling']:.2f}   b/c = {res['trainer_vs_naive']:.2f}")
+    print(f"  end to end:   b/a = {res['trainer_vs_ceiling']:.2f}   b/c = {res['trainer_vs_naive']:.2f}")
+    print(f"  steady state: b/a = {res['trainer_steady_vs_ceiling']:.2f}   b/c = {res['trainer_steady_vs_naive']:.2f}"
+          "  (the Trainer's last epoch)")
+    print(f"  precision policy: {res['policy_why']} ({res['policy_calibration_s']:.1f} s)")
     return 0

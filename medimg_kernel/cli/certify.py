@@ -75,7 +75,8 @@ def _report(args: argparse.Namespace) -> int:
     print(f"wrote {len(paths) - 1} progress report(s) and {paths[-1]}: {passed}/{len(records)} passed")
     if args.json:
         print(json.dumps([{"student": r.student_id, "total_percent": round(r.total_percent, 2),
-                           "passed": r.passed, "missing": r.missing(), "reasons": r.reasons}
+                           "passed": r.passed, "missing": r.missing(), "reasons": r.reasons,
+                           "status": {a: x.status for a, x in r.results.items()}}
                           for r in records], indent=2))
     return 0
 

@@ -54,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("assignment")
     a.add_argument("--student", action="append", help="grade only this student (repeatable)")
     a.add_argument("--jobs", type=int, default=1, help="grade this many students in parallel (default 1)")
+    a.add_argument("--unsafe", action="store_true",
+                   help="grade without the sandbox (only for code you trust; refused by default without one)")
     a.set_defaults(func=_autograde)
 
     f = acts.add_parser("feedback", help="nbgrader generate_feedback (hidden tests are cleared)")
@@ -168,12 +170,16 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _autograde(args: argparse.Namespace) -> int:
-    from ..grading.pipeline import autograde, gradebook_scores
+    from ..grading.pipeline import autograde, autograde_failures, gradebook_scores
 
     course = _course(args)
-    seconds = autograde(course, args.assignment, students=args.student, jobs=args.jobs)
+    seconds = autograde(course, args.assignment, students=args.student, jobs=args.jobs, unsafe=args.unsafe)
     scores = gradebook_scores(course, args.assignment)
-    print(f"autograded {len(scores)} submission(s) of {args.assignment} in {seconds:.1f} s")
+    failed = autograde_failures(course, args.assignment)
+    print(f"autograded {len(scores)} submission(s) of {args.assignment} in {seconds:.1f} s"
+          + (f"; {len(failed)} could not be graded and score 0:" if failed else ""))
+    for student, why in sorted(failed.items()):
+        print(f"  {student}: {why}")
     return 0
 
 

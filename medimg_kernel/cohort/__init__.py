@@ -13,8 +13,7 @@ submits its work as Dask tasks to the active client::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "client": "engine", "map_tasks": "engine", "worker_peak_memory": "engine", "dashboard_link": "engine",
@@ -26,7 +25,7 @@ _EXPORTS = {
     "to_zarr": "zarr_io", "from_zarr": "zarr_io", "open_dask": "zarr_io", "cohort_to_zarr": "zarr_io",
     "read_cohort": "zarr_io",
     "filesystem": "storage", "upload": "storage", "check_bucket": "storage", "list_files": "storage",
-    "redact": "storage",
+    "redact": "storage", "LocalS3": "s3local",
     "speedup_curve": "scaling", "break_even": "scaling", "plot_speedup": "scaling", "feature_task": "scaling",
     "torchrun_command": "launch", "launch_training": "launch",
     "make_cohort": "synthetic", "FAULTS": "synthetic", "LABEL_MAP": "synthetic",
@@ -35,14 +34,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'medimg_kernel.cohort' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, any_submodule=True, listed=__all__)

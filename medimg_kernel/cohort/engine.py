@@ -9,6 +9,7 @@ at most a few tasks per worker in flight (the cohort streams through; results ar
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -92,66 +93,83 @@ def _active_client() -> Any | None:
         return None
 
 
+def _run_batch(func: Callable[..., Any], batch: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+    return [func(item, **kwargs) for item in batch]
+
+
 def map_tasks(func: Callable[..., Any], items: Iterable[Any], *, client: Any | None = None,
-              progress: bool = True, desc: str = "tasks", in_flight: int | None = None,
-              **kwargs: Any) -> list[Any]:
+              progress: bool = True, desc: str = "tasks", batch_size: int | None = None,
+              in_flight: int | None = None, **kwargs: Any) -> list[Any]:
     """Run ``func(item, **kwargs)`` for every item as Dask tasks and return the results in input order.
 
-    With ``client=None`` the active distributed client is used, or, without one, the local threaded
-    scheduler (``client=False`` forces that). At most ``in_flight`` tasks (4 per worker thread) are
-    submitted at a time, so a cohort larger than memory streams through. ``func`` must be importable by
-    the workers (defined in a module, not in a notebook cell, for a process-based cluster).
+    Items are grouped ``batch_size`` to a task (default: about 8 tasks per worker thread, at most 32
+    items each), because a task costs the scheduler milliseconds. With ``client=None`` the active
+    distributed client is used, or, without one, the local threaded scheduler (``client=False`` forces
+    that). At most ``in_flight`` tasks (4 per worker thread) are submitted at a time, so a cohort larger
+    than memory streams through. ``func`` must be importable by the workers (defined in a module, not in a
+    notebook cell, for a process-based cluster) or picklable by cloudpickle.
     """
     from tqdm.auto import tqdm
 
     items = list(items)
     c = _active_client() if client is None else (client or None)
-    bar = tqdm(total=len(items), desc=desc, unit="task", disable=not progress or not items)
+    nthreads = (sum(c.nthreads().values()) or 1) if c is not None else _cpu_count()
+    size = batch_size or max(1, min(32, len(items) // (8 * nthreads)))
+    batches = [items[i:i + size] for i in range(0, len(items), size)]
+    bar = tqdm(total=len(items), desc=desc, unit="file" if desc == "scanning" else "item",
+               disable=not progress or not items)
     try:
         if c is None:
             import dask
             import dask.bag as db
 
             out: list[Any] = []
-            step = max(1, 4 * _cpu_count())
-            for start in range(0, len(items), step):
-                part = db.from_sequence(items[start:start + step], npartitions=min(step, len(items) - start))
-                out.extend(dask.compute(part.map(func, **kwargs), scheduler="threads")[0])
-                bar.update(min(step, len(items) - start))
+            step = 4 * nthreads
+            for start in range(0, len(batches), step):
+                part = db.from_sequence(batches[start:start + step], npartitions=len(batches[start:start + step]))
+                for res in dask.compute(part.map(functools.partial(_run_batch, func, kwargs=kwargs)), scheduler="threads")[0]:
+                    out.extend(res)
+                    bar.update(len(res))
             return out
         from distributed import as_completed
 
-        nthreads = sum(c.nthreads().values()) or 1
         window = in_flight or 4 * nthreads
-        results: list[Any] = [None] * len(items)
-        pending = iter(enumerate(items))
-        futures = {}
+        results: list[Any] = [None] * len(batches)
+        pending = iter(enumerate(batches))
+        futures: dict[str, int] = {}
+        ac = as_completed()
 
-        def submit_next() -> bool:
+        def submit_next() -> None:
             try:
-                i, item = next(pending)
+                i, batch = next(pending)
             except StopIteration:
-                return False
-            fut = c.submit(func, item, pure=False, **kwargs)
+                return
+            fut = c.submit(_run_batch, func, batch, kwargs, pure=False)
             futures[fut.key] = i
             ac.add(fut)
-            return True
 
-        ac = as_completed()
         for _ in range(window):
-            if not submit_next():
-                break
-        for fut in ac:
-            results[futures.pop(fut.key)] = fut.result()
-            fut.release()
-            bar.update(1)
             submit_next()
-        return results
+        for fut in ac:
+            res = fut.result()
+            results[futures.pop(fut.key)] = res
+            fut.release()
+            bar.update(len(res))
+            submit_next()
+        return [r for res in results for r in res]
     finally:
         bar.close()
 
 
 def _peak_rss() -> int:
+    """This process's peak resident memory (bytes) since it started its program."""
+    try:  # Linux: VmHWM belongs to this program's address space (ru_maxrss also counts the forked parent)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
     import sys
 

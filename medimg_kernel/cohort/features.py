@@ -84,25 +84,32 @@ def region_features(image: np.ndarray, label: np.ndarray, spacing: Sequence[floa
 
 def features_of_pair(pair: Mapping[str, Any], *, storage_options: Mapping[str, Any] | None = None,
                      labels: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """Features of one ``{"image": path, "label": path, ...}`` pair (the other keys are copied to each row)."""
+    """Features of one ``{"image": path, "label": path, ...}`` pair (other keys are copied to each row).
+
+    A pair that cannot be read or whose grids differ gives one row with an ``error`` instead.
+    """
     import gzip
 
     import nibabel as nib
 
     from .storage import filesystem
 
-    arrays = []
-    for key in ("image", "label"):
-        fs, p = filesystem(str(pair[key]), storage_options)
-        with fs.open(p, "rb") as raw:
-            f = gzip.GzipFile(fileobj=raw) if p.lower().endswith(".gz") else raw
-            fh = nib.FileHolder(fileobj=f)
-            img = nib.Nifti1Image.from_file_map({"header": fh, "image": fh})
-            arrays.append((np.asarray(img.dataobj), img.header.get_zooms()))
-    (image, spacing), (label, _) = arrays
     extra = {k: v for k, v in pair.items() if k not in ("image", "label")}
-    return [{"image": str(pair["image"]), **extra, **r}
-            for r in region_features(image, np.rint(label).astype(np.int64), spacing, labels)]
+    try:
+        arrays = []
+        for key in ("image", "label"):
+            fs, p = filesystem(str(pair[key]), storage_options)
+            with fs.open(p, "rb") as raw:
+                f = gzip.GzipFile(fileobj=raw) if p.lower().endswith(".gz") else raw
+                fh = nib.FileHolder(fileobj=f)
+                img = nib.Nifti1Image.from_file_map({"header": fh, "image": fh})
+                arrays.append((np.asarray(img.dataobj), img.header.get_zooms()))
+        (image, spacing), (label, _) = arrays
+        rows = region_features(image, np.rint(label).astype(np.int64), spacing, labels)
+    except Exception as err:  # noqa: BLE001 - a bad pair is a row with an error, not a failed cohort
+        msg = str(err).splitlines()[0] if str(err) else ""
+        return [{"image": str(pair["image"]), **extra, "label": None, "error": f"{type(err).__name__}: {msg}"[:300]}]
+    return [{"image": str(pair["image"]), **extra, **r, "error": None} for r in rows]
 
 
 def cohort_features(pairs: pd.DataFrame | Sequence[Mapping[str, Any]], *, client: Any | None = None,
@@ -114,6 +121,7 @@ def cohort_features(pairs: pd.DataFrame | Sequence[Mapping[str, Any]], *, client
     a cohort table from :func:`scan` (its label rows name their image). ``client=False`` runs serially.
     """
     from .engine import map_tasks
+    from .storage import StorageOptions
 
     if isinstance(pairs, pd.DataFrame) and "role" in pairs:
         lab = pairs[(pairs["role"] == "label") & pairs["error"].isna()]
@@ -124,5 +132,5 @@ def cohort_features(pairs: pd.DataFrame | Sequence[Mapping[str, Any]], *, client
         results = [features_of_pair(r, storage_options=storage_options, labels=labels) for r in records]
     else:
         results = map_tasks(features_of_pair, records, client=client, progress=progress, desc="features",
-                            storage_options=dict(storage_options) if storage_options else None, labels=labels)
+                            storage_options=StorageOptions(storage_options) if storage_options else None, labels=labels)
     return pd.DataFrame([row for rows in results for row in rows])

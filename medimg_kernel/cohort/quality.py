@@ -174,6 +174,7 @@ def plot_audit(result: pd.DataFrame, ax: Any = None) -> Any:
     colours = ["tab:red" if v else "tab:gray" for v in counts.to_numpy()]
     ax.barh(counts.index[::-1], counts.to_numpy()[::-1], color=colours[::-1])
     ax.set_xlabel("scans flagged")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_title(f"audit of {len(result)} files: {int(result['ok'].sum())} pass every check")
     for y, v in enumerate(counts.to_numpy()[::-1]):
         ax.text(v + 0.05, y, str(int(v)), va="center", fontsize=8)

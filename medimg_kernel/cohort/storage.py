@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import StorageError
 
-__all__ = ["filesystem", "list_files", "upload", "check_bucket", "redact"]
+__all__ = ["filesystem", "list_files", "upload", "check_bucket", "redact", "StorageOptions"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,15 @@ def redact(options: Mapping[str, Any] | None) -> dict[str, Any]:
         else:
             out[k] = "***" if any(s in k.lower() for s in _SECRET_KEYS) else v
     return out
+
+
+class StorageOptions(dict):
+    """``storage_options`` whose ``repr`` hides the credentials (safe in task graphs, logs and tracebacks)."""
+
+    def __repr__(self) -> str:
+        return f"StorageOptions({redact(self)!r})"
+
+    __str__ = __repr__
 
 
 def _endpoint(options: Mapping[str, Any] | None) -> str:

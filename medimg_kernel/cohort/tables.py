@@ -264,7 +264,7 @@ def read_file(item: Mapping[str, Any], *, read_data: bool = True, hash_files: bo
         elif kind == "dicom":
             row.update(_dicom_row(fs, p, read_data))
         else:
-            raise ValueError("not a NIfTI (.nii, .nii.gz) or DICOM (.dcm) file")
+            raise ConfigError("not a NIfTI (.nii, .nii.gz) or DICOM (.dcm) file: rename it or leave it out")
     except Exception as err:  # noqa: BLE001 - a bad file is a row, never a dead worker
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
         low = f"{type(err).__name__} {msg}".lower()
@@ -346,11 +346,12 @@ def scan(source: str | os.PathLike | Iterable[str] | pd.DataFrame, *, client: An
     ``read_data=False`` reads headers only (no intensity range, NaN counts or voxel hashes).
     """
     from .engine import map_tasks
+    from .storage import StorageOptions
 
     manifest = discover(source, storage_options=storage_options)
     records = map_tasks(read_file, manifest.to_dict("records"), client=client, progress=progress,
                         desc="scanning", read_data=read_data, hash_files=hash_files,
-                        storage_options=dict(storage_options) if storage_options else None)
+                        storage_options=StorageOptions(storage_options) if storage_options else None)
     records = group_dicom(records)
     table = pd.DataFrame.from_records(records)
     for col in COLUMNS:

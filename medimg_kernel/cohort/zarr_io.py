@@ -113,12 +113,13 @@ def cohort_to_zarr(paths: Sequence[str], root: str | os.PathLike, *, client: Any
                    storage_options: Mapping[str, Any] | None = None) -> list[str]:
     """Convert NIfTI files to one Zarr store each under ``root`` (as Dask tasks); returns the store paths."""
     from .engine import map_tasks
+    from .storage import StorageOptions
 
     root = str(root).rstrip("/")
     items = [{"src": str(p), "dst": f"{root}/{i:05d}_{str(p).rsplit('/', 1)[-1].split('.')[0]}.zarr"}
              for i, p in enumerate(paths)]
     return map_tasks(_convert_one, items, client=client, progress=progress, desc="to zarr", chunks=tuple(chunks),
-                     ome=ome, storage_options=dict(storage_options) if storage_options else None)
+                     ome=ome, storage_options=StorageOptions(storage_options) if storage_options else None)
 
 
 def _convert_one(item: Mapping[str, str], *, chunks: Sequence[int], ome: bool,

@@ -34,8 +34,7 @@ torch.Size([1, 32, 32])
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 __all__ = ["fetch", "load", "datasets", "dataset_info", "verify", "pack", "unpack", "dataset_path"]
 
@@ -54,17 +53,4 @@ _LAZY = {
 _SUBMODULES = ("samples", "synthetic", "registry", "fetcher", "loaders", "extract", "packs", "datalists")
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        if name in _SUBMODULES:
-            return importlib.import_module(f".{name}", __name__)
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    mod, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(f".{mod}", __name__), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*__all__, "samples", "synthetic"])
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, submodules=_SUBMODULES, listed=[*__all__, "samples", "synthetic"])

@@ -131,8 +131,11 @@ def _check_files(
 
     if req.validate == "none":
         return items, []
+    from tqdm.auto import tqdm
+
     bad: list[tuple[int, str, str]] = []
-    for i, d in enumerate(items):
+    bar = tqdm(items, desc=f"checking {name} files", unit="item", leave=False, disable=len(items) < 500)
+    for i, d in enumerate(bar):
         grids = {}
         for k in keys:
             if k not in d:
@@ -160,10 +163,10 @@ def _check_files(
     if not bad:
         return items, []
     if req.on_error != "skip":
-        listing = "\n  ".join(msg for _, _, msg in bad)
+        listing = "; ".join(msg for _, _, msg in bad)
         raise DataError(
-            f"{name}: {len(bad)} of {len(items)} files cannot be used:\n  {listing}\n"
-            "Replace them (`medimg data verify` / fetch again), or pass on_error='skip' to leave them out"
+            f"{name}: {len(bad)} of {len(items)} files cannot be used: {listing}. Replace them "
+            "(`medimg data verify` / fetch again), or pass on_error='skip' to leave them out"
         )
     for _, _path, msg in bad:
         log.warning("%s: skipping %s", name, msg)

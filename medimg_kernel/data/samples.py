@@ -174,36 +174,31 @@ def load_sample(name: str) -> dict[str, Any]:
             "spacing": m.spacing,
             "meta": {"source": "nilearn"},
         }
+    from .io import read_image  # the kit's one reading boundary
+
     path = sample_path(name)
     kind = SAMPLES[name][2]
+    img = read_image(path)
     if kind == "dicom":
-        import pydicom
-
-        ds = pydicom.dcmread(str(path))
-        arr = ds.pixel_array.astype(np.float32)
-        slope = float(getattr(ds, "RescaleSlope", 1.0))
-        inter = float(getattr(ds, "RescaleIntercept", 0.0))
-        spacing = tuple(float(s) for s in getattr(ds, "PixelSpacing", (1.0, 1.0)))
+        ds_meta = img.meta
+        arr = np.asarray(img.array[:, :, 0], dtype=np.float32).T  # (cols, rows) -> (rows, cols)
+        col_mm, row_mm = img.spacing[0], img.spacing[1]
         return {
-            "image": (arr * slope + inter)[None],
-            "spacing": spacing,
-            "meta": {"modality": str(getattr(ds, "Modality", "")), "path": str(path)},
+            "image": arr[None],
+            "spacing": (row_mm, col_mm),
+            "meta": {"modality": ds_meta.get("modality", ""), "path": str(path)},
         }
     if kind == "image":
-        from PIL import Image
-
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-        return {"image": np.moveaxis(arr, -1, 0).copy(), "spacing": (1.0, 1.0), "meta": {"path": str(path)}}
-    import nibabel as nib
-
-    img = nib.load(str(path))
-    data = np.asarray(img.get_fdata(), dtype=np.float32)
+        arr = np.asarray(img.array[:, :, 0], dtype=np.float32)  # (cols, rows[, 3])
+        arr = np.repeat(arr[..., None], 3, axis=-1) if arr.ndim == 2 else arr
+        return {"image": np.ascontiguousarray(np.moveaxis(arr, -1, 0).transpose(0, 2, 1)) / 255.0,
+                "spacing": (1.0, 1.0), "meta": {"path": str(path)}}
+    data = np.asarray(img.array, dtype=np.float32)
     image = data[None] if data.ndim == 3 else np.moveaxis(data, -1, 0)
     return {
         "image": np.ascontiguousarray(image),
         "affine": np.asarray(img.affine),
-        "spacing": tuple(float(z) for z in img.header.get_zooms()[:3]),
+        "spacing": img.spacing,
         "meta": {"path": str(path)},
     }
 

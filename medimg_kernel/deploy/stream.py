@@ -210,7 +210,7 @@ class StreamStats:
 
     @property
     def fps(self) -> float:
-        """Processed frames per second of stream time."""
+        """Processed frames per second over the stream (first arrival to the last result or arrival)."""
         return self.processed / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def latency(self, q: float = 50) -> float:
@@ -273,7 +273,7 @@ class RealtimeStream:
         queue: deque[tuple[float, Frame]] = deque()
         clock, period = self.clock, 1.0 / self.fps
         t0 = clock.now()
-        next_i, exhausted, expected_s = 0, False, 0.0
+        next_i, exhausted, expected_s, last_arrival = 0, False, 0.0, t0
         while True:
             now = clock.now()
             # 1. take in every frame that has arrived by now (bounded queue: drop the oldest)
@@ -286,6 +286,7 @@ class RealtimeStream:
                     exhausted = True
                     break
                 arrival = t0 + next_i * period
+                last_arrival = arrival
                 next_i += 1
                 stats.received += 1
                 if frame.image is None:
@@ -325,6 +326,5 @@ class RealtimeStream:
             stats.elapsed_s = t_end - t0
             if self.on_result is not None:
                 self.on_result(frame, out, stats)
-        if stats.processed == 0:
-            stats.elapsed_s = clock.now() - t0
+        stats.elapsed_s = max(stats.elapsed_s, last_arrival - t0)  # the stream lasted until its last frame
         return stats

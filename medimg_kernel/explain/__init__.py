@@ -11,11 +11,11 @@ module or to the function).
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import Any
 
+from .._lazy import lazy_exports
 from ._model import RegionScore, conv_layers
 from .api import estimate_chunk_size, explain, last_run
 from .methods import METHODS, get_method, register_method
@@ -45,10 +45,7 @@ def methods() -> dict[str, str]:
     return {name: m.description for name, m in sorted(METHODS.items())}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, _ = lazy_exports(__name__, {}, submodules=_SUBMODULES)
 
 
 class _CallableModule(types.ModuleType):

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import ShapeMismatchError
+from ..errors import ConfigError, ShapeMismatchError
 
 __all__ = ["region_features"]
 
@@ -44,7 +44,7 @@ def region_features(
     funcs = {"mean": np.mean, "max": np.max, "std": np.std, "p90": lambda v: np.percentile(v, 90)}
     bad = [s for s in stats if s not in funcs]
     if bad:
-        raise ValueError(f"unknown statistics {bad}; choose from {sorted(funcs)}")
+        raise ConfigError(f"unknown statistics {bad}: choose from {sorted(funcs)}")
     for name, img in images.items():
         if np.shape(img) != m.shape:
             raise ShapeMismatchError(

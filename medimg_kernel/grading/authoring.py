@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from . import markers
 
 __all__ = ["ROLES", "AuthoredCell", "AuthoredAssignment", "parse_authoring", "parse_text"]
 
@@ -31,8 +32,10 @@ ROLES: dict[str, tuple[bool, bool, bool, bool, bool]] = {
     "hidden": (True, False, True, False, True),  # autograder tests, whole cell hidden from students
     "manual": (True, True, False, False, True),  # manually graded answer (markdown or code)
     "task": (False, False, True, True, True),  # manually graded task (markdown)
+    "rubric": (False, False, True, False, False),  # locked marking scheme of a manual cell (for=<id>)
 }
-OPTIONS = ("id", "points", "exercise", "requires")
+OPTIONS = ("id", "points", "exercise", "requires", "for")
+_RUBRIC_LINE = re.compile(r"^\s*[-*]\s*(?P<points>\d+(?:\.\d+)?)\s*(?:pts?|points?)?\s*[:\u2014-]\s*(?P<text>\S.*)$")
 _MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 _GRADE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -49,6 +52,8 @@ class AuthoredCell:
     points: float | None = None
     exercise: str | None = None
     requires: tuple[str, ...] = ()
+    rubric_for: str | None = None  # a rubric cell: the manual cell it marks
+    rubric: list[tuple[float, str]] = field(default_factory=list)  # (points, criterion)
 
 
 @dataclass
@@ -139,6 +144,7 @@ def parse_text(text: str, name: str, path: Path | None = None) -> AuthoredAssign
             source = "\n".join(body).strip("\n")
         cell = AuthoredCell(cell_type, role, source, i + 1, options.get("id"), None, options.get("exercise"))
         cell.requires = tuple(r for r in options.get("requires", "").split(",") if r)
+        cell.rubric_for = options.get("for")
         if "points" in options:
             try:
                 cell.points = float(options["points"])
@@ -155,6 +161,25 @@ def parse_authoring(path: str | Path) -> AuthoredAssignment:
     return parse_text(p.read_text(encoding="utf-8"), p.stem, p)
 
 
+def _parse_rubric(c: AuthoredCell, a: AuthoredAssignment, where: str) -> None:
+    """Read a rubric cell's ``- <points>: <criterion>`` lines and check they add up to its manual cell."""
+    if c.cell_type != "markdown" or not c.rubric_for:
+        raise _fail(where, c.line, "a rubric is a markdown cell with for=<id of the manual cell it marks>")
+    target = next((x for x in a.cells if x.grade_id == c.rubric_for), None)
+    if target is None or target.role not in ("manual", "task") or a.cells.index(target) > a.cells.index(c):
+        raise _fail(where, c.line, f"for={c.rubric_for!r} must name a manual or task cell above the rubric")
+    for n, ln in enumerate(c.source.splitlines()):
+        m = _RUBRIC_LINE.match(ln)
+        if m:
+            c.rubric.append((float(m.group("points")), m.group("text").strip()))
+        elif ln.strip().startswith(("-", "*")):
+            raise _fail(where, c.line + 1 + n, "rubric lines read '- <points>: <criterion>'")
+    total = sum(p for p, _ in c.rubric)
+    if not c.rubric or abs(total - (target.points or 0)) > 1e-9:
+        raise _fail(where, c.line, f"the rubric for {c.rubric_for!r} gives {total:g} points; the answer is "
+                    f"worth {target.points:g}: make the criteria add up")
+
+
 def _validate(a: AuthoredAssignment, where: str) -> None:
     """Check roles, ids, points and ordering rules that nbgrader 0.9 needs to grade correctly."""
     ids: set[str] = set()
@@ -167,6 +192,10 @@ def _validate(a: AuthoredAssignment, where: str) -> None:
             continue
         if c.requires and c.role not in ("tests", "hidden"):
             raise _fail(where, c.line, "requires= belongs on a tests cell")
+        if c.rubric_for and c.role != "rubric":
+            raise _fail(where, c.line, "for= belongs on a rubric cell")
+        if c.role == "rubric":
+            _parse_rubric(c, a, where)
         grade, solution, _locked, task, needs_points = ROLES[c.role]
         if not c.grade_id:
             raise _fail(where, c.line, f"a {c.role} cell needs id=<unique grade id>")
@@ -184,7 +213,7 @@ def _validate(a: AuthoredAssignment, where: str) -> None:
             )
         if task and c.cell_type != "markdown":
             raise _fail(where, c.line, "a task cell must be a markdown cell")
-        has_solution_region = "BEGIN SOLUTION" in c.source
+        has_solution_region = markers.has_begin(c.source, markers.SOLUTION)
         if c.role == "solution":
             if c.cell_type != "code":
                 raise _fail(
@@ -192,7 +221,7 @@ def _validate(a: AuthoredAssignment, where: str) -> None:
                     c.line,
                     "an autograded solution cell must be code; use 'manual' for written answers",
                 )
-            if not has_solution_region or "END SOLUTION" not in c.source:
+            if not has_solution_region or not markers.is_balanced(c.source, markers.SOLUTION):
                 raise _fail(
                     where,
                     c.line,
@@ -207,7 +236,7 @@ def _validate(a: AuthoredAssignment, where: str) -> None:
                 c.line,
                 f"BEGIN SOLUTION found in a {c.role} cell; only solution/manual cells may hold solutions",
             )
-        if "BEGIN HIDDEN TESTS" in c.source and not grade:
+        if markers.has_begin(c.source, markers.HIDDEN_TESTS) and not grade:
             raise _fail(where, c.line, "hidden tests are only allowed in tests cells")
         if c.role in ("tests", "hidden"):
             if c.cell_type != "code":
@@ -233,6 +262,6 @@ def _validate(a: AuthoredAssignment, where: str) -> None:
                         f"requires={req!r} must name another exercise defined by a "
                         f"solution cell; known: {', '.join(sorted(known))}",
                     )
-            if c.role == "tests" and ("BEGIN HIDDEN TESTS" in c.source) != ("END HIDDEN TESTS" in c.source):
+            if c.role == "tests" and not markers.is_balanced(c.source, markers.HIDDEN_TESTS):
                 raise _fail(where, c.line, "unbalanced ### BEGIN/END HIDDEN TESTS markers")
         last_nbgrader_role = c.role

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from . import markers
 from .authoring import ROLES, AuthoredAssignment, parse_authoring
 from .course_folder import authoring_dir, source_dir
 
-__all__ = ["build_notebook", "render_notebook", "BuildResult", "build", "hidden_wrap"]
+__all__ = ["build_notebook", "render_notebook", "BuildResult", "build"]
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,6 @@ class BuildResult:
     assignment: str
     status: str
     notebook: Path
-
-
-def hidden_wrap(source: str) -> str:
-    """Wrap a whole tests cell in a hidden-tests region (role ``hidden``)."""
-    return f"### BEGIN HIDDEN TESTS\n{source}\n### END HIDDEN TESTS"
 
 
 def build_notebook(authored: AuthoredAssignment):  # -> nbformat.NotebookNode
@@ -52,7 +48,7 @@ def build_notebook(authored: AuthoredAssignment):  # -> nbformat.NotebookNode
         },
     }
     for index, c in enumerate(authored.cells):
-        source = hidden_wrap(c.source) if c.role == "hidden" else c.source
+        source = markers.wrap(c.source, markers.HIDDEN_TESTS) if c.role == "hidden" else c.source
         if c.cell_type == "markdown":
             cell = nbformat.v4.new_markdown_cell(source)
         else:
@@ -76,6 +72,15 @@ def build_notebook(authored: AuthoredAssignment):  # -> nbformat.NotebookNode
                 meta["medimg"] = {"exercise": c.exercise}
                 if c.requires:
                     meta["medimg"]["requires"] = list(c.requires)
+        if c.role == "rubric":
+            total = sum(p for p, _ in c.rubric)
+            cell.source = (f"**Marking rubric** for the answer above ({total:g} points):\n\n"
+                           + "\n".join(f"- **{p:g}** — {t}" for p, t in c.rubric))
+            meta["medimg"] = {"rubric_for": c.rubric_for}
+            target = nb.cells[[x.grade_id for x in authored.cells].index(c.rubric_for)]
+            target.metadata.setdefault("medimg", {})["rubric"] = [
+                {"points": p, "criterion": t} for p, t in c.rubric
+            ]
         cell.metadata = meta
         nb.cells.append(cell)
     nbformat.validate(nb)

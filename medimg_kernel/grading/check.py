@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ArgumentTypeError, ConfigError
+
 __all__ = ["check", "CheckFailed", "TestOutcome", "DEFAULT_BUDGET_S"]
 
 DEFAULT_BUDGET_S = 20.0
@@ -267,10 +269,12 @@ def check(
     addition: all 1 visible test passed.
     """
     if not tests:
-        raise ValueError(f"check({exercise!r}) needs at least one test function")
+        raise ConfigError(f"check({exercise!r}) needs at least one test function: pass them as "
+                          "check(name, test_a, test_b)")
     for t in tests:
         if not callable(t):
-            raise TypeError(f"check({exercise!r}): {t!r} is not a test function (pass functions, not calls)")
+            raise ArgumentTypeError(f"check({exercise!r}): {t!r} is not a test function: pass the functions, not "
+                                    "their results (test_a, not test_a())")
     total_budget = (DEFAULT_BUDGET_S if budget is None else float(budget)) * _budget_scale()
     outcomes = _run_tests(tests, hints, total_budget, hidden)
     n_fail = sum(not o.passed for o in outcomes)

@@ -1,7 +1,7 @@
 """Simulated student submissions, generated from an assignment's source and released notebooks.
 
 Every fixture starts from the *released* notebook (what a student downloads, with nbgrader's checksums)
-and fills answer cells with the source solution (``BEGIN/END SOLUTION`` lines dropped) where the case
+and fills answer cells with the source solution (``BEGIN/END SOLUTION`` lines dropped, :mod:`.markers`) where the case
 says so. Each fixture carries the score nbgrader must give every grade cell, so a pipeline run can be
 checked cell by cell:
 
@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+from . import markers
+
 __all__ = [
     "Fixture",
     "AssignmentLayout",
     "layout",
     "make_fixtures",
     "write_submission",
-    "strip_solution",
-    "hidden_regions",
-    "solution_regions",
     "FIXTURE_NAMES",
 ]
 
@@ -158,38 +158,6 @@ def layout(source_nb: Any) -> AssignmentLayout:
     )
 
 
-def strip_solution(source: str) -> str:
-    """Return a solution cell's source as a student would write it (marker lines removed)."""
-    return "\n".join(
-        ln for ln in source.splitlines() if "BEGIN SOLUTION" not in ln and "END SOLUTION" not in ln
-    )
-
-
-def _regions(source: str, begin: str, end: str) -> list[str]:
-    regions: list[str] = []
-    current: list[str] | None = None
-    for ln in source.splitlines():
-        if begin in ln:
-            current = []
-        elif end in ln:
-            if current is not None:
-                regions.append("\n".join(current))
-            current = None
-        elif current is not None:
-            current.append(ln)
-    return regions
-
-
-def hidden_regions(source: str) -> list[str]:
-    """Return the text of each ``### BEGIN/END HIDDEN TESTS`` region in ``source``."""
-    return _regions(source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-
-
-def solution_regions(source: str) -> list[str]:
-    """Return the text of each ``### BEGIN/END SOLUTION`` region in ``source``."""
-    return _regions(source, "BEGIN SOLUTION", "END SOLUTION")
-
-
 def _top_level_functions(source: str) -> list[str]:
     try:
         tree = ast.parse(source)
@@ -217,7 +185,7 @@ def _cells_by_id(nb: Any) -> dict[str, Any]:
 def _solve(nb: Any, lay: AssignmentLayout, exercise: str) -> None:
     cells = _cells_by_id(nb)
     for gid in lay.solutions.get(exercise, []):
-        cells[gid].source = strip_solution(lay.sources[gid])
+        cells[gid].source = markers.strip(lay.sources[gid], markers.SOLUTION)
 
 
 def _base(release_nb: Any) -> Any:
@@ -245,7 +213,7 @@ def make_fixtures(source_nb: Any, release_nb: Any, helper_files: list[str] | Non
     lay = layout(source_nb)
     exs = lay.exercises
     if len(exs) < 1:
-        raise ValueError("the assignment has no autograded exercise (solution + tests cells)")
+        raise ConfigError("the assignment has no autograded exercise: add a solution cell and a tests cell after it")
 
     def exp(solved: set[str]) -> dict[str, float | None]:
         out: dict[str, float | None] = {}
@@ -262,7 +230,7 @@ def make_fixtures(source_nb: Any, release_nb: Any, helper_files: list[str] | Non
         _solve(nb, lay, ex)
     cells = _cells_by_id(nb)
     for gid in lay.manual:
-        cells[gid].source = strip_solution(lay.sources[gid])
+        cells[gid].source = markers.strip(lay.sources[gid], markers.SOLUTION)
     expected = exp(set(exs)) | {gid: None for gid in lay.manual}
     fixtures.append(Fixture("solution", nb, expected, notes=["all answers from the source"]))
 

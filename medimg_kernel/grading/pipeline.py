@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,9 @@ __all__ = [
     "gradebook_scores",
     "copy_course",
     "DryRun",
+    "DryRunContext",
+    "Stage",
+    "DRY_RUN_STAGES",
     "dry_run",
 ]
 
@@ -128,7 +133,8 @@ def submitted_students(course: Path, assignment: str) -> list[str]:
 
 
 def autograde(
-    course: Path, assignment: str, *, students: list[str] | None = None, jobs: int = 1, force: bool = True
+    course: Path, assignment: str, *, students: list[str] | None = None, jobs: int = 1, force: bool = True,
+    unsafe: bool = False,
 ) -> float:
     """``nbgrader autograde`` the submissions of ``assignment``; return the wall time in seconds.
 
@@ -138,6 +144,14 @@ def autograde(
     """
     if jobs < 1:
         raise ConfigError(f"jobs={jobs}: grade at least one student at a time (jobs >= 1)")
+    from .sandbox import sandbox_available
+    from .secure_execute import UNSAFE_ENV
+
+    if unsafe:
+        os.environ[UNSAFE_ENV] = "1"  # read by nbgrader_config.py in the nbgrader processes
+    elif os.environ.get(UNSAFE_ENV) != "1" and not sandbox_available():
+        raise GradingError("no sandbox for untrusted code on this machine (bubblewrap missing or unusable): "
+                           "apt-get install bubblewrap, or pass --unsafe to grade without isolation")
     if not students and not submitted_students(course, assignment):
         raise GradingError(
             f"no submissions of {assignment!r} in {course / 'submitted'} (expected "
@@ -147,21 +161,76 @@ def autograde(
     extra = ["--force"] if force else []
     if jobs == 1:
         args = ["autograde", assignment, *extra]
-        if students:
-            for s in students:
-                nbgrader([*args, "--student", s], course)
-        else:
-            nbgrader(args, course)
+        runs = ([nbgrader([*args, "--student", s], course, check=False) for s in students] if students
+                else [nbgrader(args, course, check=False)])
+        _record_failures(course, assignment, runs, students or submitted_students(course, assignment))
         return time.perf_counter() - t0
     todo = students or submitted_students(course, assignment)
     # the assignment is already in the gradebook (generate_assignment); each process adds one student
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(
+        runs = list(
             pool.map(
-                lambda s: nbgrader(["autograde", assignment, "--student", s, *extra], course, threads=1), todo
+                lambda s: nbgrader(["autograde", assignment, "--student", s, *extra], course, threads=1,
+                                   check=False), todo
             )
         )
+    _record_failures(course, assignment, runs, todo)
     return time.perf_counter() - t0
+
+
+FAILURES_NAME = "autograde_failures.json"
+_FAILED = re.compile(r"There was an error processing assignment '(?P<a>[^']+)' for student '(?P<s>[^']+)'")
+_ERROR_LINE = re.compile(r"^\s*(?:[\w]+\.)*(?P<err>\w*(?:Error|Exception|Exit): .+)$", re.M)
+
+
+def _failure_reason(output: str, student: str, assignment: str) -> str:
+    """The last exception line nbgrader logged while processing ``student``'s submission."""
+    start = output.find(f"submitted/{student}/{assignment}")
+    chunk = output[start:] if start >= 0 else output
+    nxt = re.search(r"\[AutogradeApp \| INFO\] Autograding .*submitted/", chunk[10:])
+    if nxt:
+        chunk = chunk[: nxt.start() + 10]
+    lines = [m.group("err") for m in _ERROR_LINE.finditer(chunk)]
+    return (lines[-1].strip() if lines else "nbgrader could not grade this notebook")[:300]
+
+
+def _record_failures(course: Path, assignment: str, runs: list[subprocess.CompletedProcess],
+                     students: list[str]) -> dict[str, str]:
+    """Note each student whose notebook nbgrader could not grade (corrupt, doctored): they score 0 with a
+    reason in ``autograde_failures.json``; the others keep their grades. Raise only if nbgrader failed
+    without naming a student (a broken course, not a broken submission)."""
+    import json
+
+    path = course / FAILURES_NAME
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    mine = data.setdefault(assignment, {})
+    for s in students:
+        mine.pop(s, None)  # a successful regrade clears an old failure
+    failed: dict[str, str] = {}
+    for proc in runs:
+        out = proc.stdout + proc.stderr
+        names = [m.group("s") for m in _FAILED.finditer(out) if m.group("a") == assignment]
+        for s in names:
+            failed[s] = _failure_reason(out, s, assignment)
+        if proc.returncode != 0 and not names:
+            tail = out[-3000:]
+            raise GradingError(f"`nbgrader {' '.join(proc.args[3:])}` failed with exit code {proc.returncode}:\n{tail}")
+    mine.update(failed)
+    if not mine:
+        data.pop(assignment, None)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    for s, why in failed.items():
+        log.warning("autograde: %s/%s scored 0: %s", assignment, s, why)
+    return failed
+
+
+def autograde_failures(course: Path, assignment: str | None = None) -> dict[str, Any]:
+    """The notebooks nbgrader could not grade: ``{assignment: {student: reason}}`` (or one assignment's)."""
+    import json
+
+    path = course / FAILURES_NAME
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    return data.get(assignment, {}) if assignment else data
 
 
 def feedback(course: Path, assignment: str, *, force: bool = True) -> subprocess.CompletedProcess:
@@ -285,6 +354,92 @@ def _deliver_by_lms(course: Path, assignment: str, fixture: Any) -> None:
         zf.writestr(f"{fixture.student}__{assignment}.ipynb", nbformat.writes(fixture.notebook))
 
 
+@dataclass
+class DryRunContext:
+    """What the stages of a dry run share: the course copy, the assignment, options and the report."""
+
+    course: Path
+    assignment: str
+    report: DryRun
+    jobs: int = 1
+    lms_students: tuple[str, ...] = ()
+    release: Path | None = None
+    fixtures: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a dry run, like an nbgrader preprocessor: a name (its key in ``report.seconds``) and a
+    function of the shared :class:`DryRunContext`; ``timed=False`` stages record their own time or none."""
+
+    name: str
+    run: Callable[[DryRunContext], None]
+    timed: bool = True
+
+
+def _stage_validate_source(ctx: DryRunContext) -> None:
+    res = validate(ctx.course, notebook_path(ctx.course, ctx.assignment))
+    ctx.report.source_valid, ctx.report.outputs["validate_source"] = res.ok, res.output
+
+
+def _stage_generate(ctx: DryRunContext) -> None:
+    generate(ctx.course, ctx.assignment)
+    ctx.release = ctx.course / "release" / ctx.assignment
+
+
+def _stage_validate_release(ctx: DryRunContext) -> None:
+    res = validate(ctx.course, ctx.release / f"{ctx.assignment}.ipynb", invert=True)
+    ctx.report.release_fails_all, ctx.report.outputs["validate_release"] = res.ok, res.output
+
+
+def _stage_submit_fixtures(ctx: DryRunContext) -> None:
+    import nbformat
+
+    from .attacks import make_attack_fixtures
+    from .fixtures import make_fixtures, write_submission
+
+    a, release, report = ctx.assignment, ctx.release, ctx.report
+    source_nb = nbformat.read(str(notebook_path(ctx.course, a)), as_version=4)
+    release_nb = nbformat.read(str(release / f"{a}.ipynb"), as_version=4)
+    helpers = sorted(
+        str(p.relative_to(release)) for p in release.rglob("*") if p.is_file() and p.suffix != ".ipynb"
+    )
+    ctx.fixtures = make_fixtures(source_nb, release_nb, helpers)
+    ctx.fixtures += make_attack_fixtures(ctx.fixtures)  # each must score exactly what blank scores
+    report.max_points = sum(float(c.metadata.get("nbgrader", {}).get("points", 0)) for c in source_nb.cells)
+    for fx in ctx.fixtures:
+        if fx.student in ctx.lms_students:
+            _deliver_by_lms(ctx.course, a, fx)
+            fx.notes.append("delivered as an LMS zip, collected by nbgrader zip_collect")
+        else:
+            write_submission(ctx.course, a, fx, release)
+        report.expected[fx.student] = fx.expected
+        report.notes[fx.student] = fx.notes
+        report.cases[fx.student] = fx.cases
+    if any(fx.student in ctx.lms_students for fx in ctx.fixtures):
+        nbgrader(["zip_collect", a, "--force"], ctx.course)
+
+
+def _stage_autograde(ctx: DryRunContext) -> None:
+    ctx.report.seconds["autograde"] = autograde(ctx.course, ctx.assignment, jobs=ctx.jobs)
+    ctx.report.actual = gradebook_scores(ctx.course, ctx.assignment)
+
+
+def _stage_feedback(ctx: DryRunContext) -> None:
+    feedback(ctx.course, ctx.assignment)
+
+
+#: the dry run, in order (real nbgrader CLI in each stage)
+DRY_RUN_STAGES: tuple[Stage, ...] = (
+    Stage("validate", _stage_validate_source),
+    Stage("generate", _stage_generate),
+    Stage("validate_invert", _stage_validate_release),
+    Stage("submit", _stage_submit_fixtures, timed=False),
+    Stage("autograde", _stage_autograde, timed=False),
+    Stage("feedback", _stage_feedback),
+)
+
+
 def dry_run(
     course: Path,
     assignment: str,
@@ -293,58 +448,27 @@ def dry_run(
     jobs: int = 1,
     with_feedback: bool = True,
     lms_students: tuple[str, ...] = ("partial",),
+    stages: Sequence[Stage] | None = None,
 ) -> DryRun:
     """Grade generated fixture submissions of ``assignment`` in a copy of the course.
 
-    Steps (real nbgrader CLI): validate the source; generate the release; ``validate --invert`` the
-    release; write the solution/blank/partial/tamper fixtures to ``submitted/``; autograde them in one
-    call (or ``jobs`` parallel ones); optionally generate feedback. Fixtures named in ``lms_students``
-    arrive as an LMS download (a zip of the notebook only) collected with ``nbgrader zip_collect``.
-    ``workdir`` (kept) defaults to a new temporary folder.
+    Runs :data:`DRY_RUN_STAGES` (or ``stages``) in order: validate the source; generate the release;
+    ``validate --invert`` the release; write the solution/blank/partial/tamper fixtures to ``submitted/``;
+    autograde them in one call (or ``jobs`` parallel ones); generate feedback (unless
+    ``with_feedback=False``). Fixtures named in ``lms_students`` arrive as an LMS download (a zip of the
+    notebook only) collected with ``nbgrader zip_collect``. ``workdir`` (kept) defaults to a new
+    temporary folder.
     """
-    import nbformat
-
-    from .fixtures import make_fixtures, write_submission
-
     if not notebook_path(course, assignment).is_file():
         raise ConfigError(f"no source notebook for {assignment!r} under {course / 'source'}")
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"medimg-grade-{assignment}-"))
     tmp = copy_course(course, work, [assignment])
-    report = DryRun(assignment, tmp)
-    t = time.perf_counter()
-    res = validate(tmp, notebook_path(tmp, assignment))
-    report.source_valid, report.outputs["validate_source"] = res.ok, res.output
-    report.seconds["validate"] = time.perf_counter() - t
-    t = time.perf_counter()
-    generate(tmp, assignment)
-    report.seconds["generate"] = time.perf_counter() - t
-    release = tmp / "release" / assignment
-    t = time.perf_counter()
-    res = validate(tmp, release / f"{assignment}.ipynb", invert=True)
-    report.release_fails_all, report.outputs["validate_release"] = res.ok, res.output
-    report.seconds["validate_invert"] = time.perf_counter() - t
-    source_nb = nbformat.read(str(notebook_path(tmp, assignment)), as_version=4)
-    release_nb = nbformat.read(str(release / f"{assignment}.ipynb"), as_version=4)
-    helpers = sorted(
-        str(p.relative_to(release)) for p in release.rglob("*") if p.is_file() and p.suffix != ".ipynb"
-    )
-    fixtures = make_fixtures(source_nb, release_nb, helpers)
-    report.max_points = sum(float(c.metadata.get("nbgrader", {}).get("points", 0)) for c in source_nb.cells)
-    for fx in fixtures:
-        if fx.student in lms_students:
-            _deliver_by_lms(tmp, assignment, fx)
-            fx.notes.append("delivered as an LMS zip, collected by nbgrader zip_collect")
-        else:
-            write_submission(tmp, assignment, fx, release)
-        report.expected[fx.student] = fx.expected
-        report.notes[fx.student] = fx.notes
-        report.cases[fx.student] = fx.cases
-    if any(fx.student in lms_students for fx in fixtures):
-        nbgrader(["zip_collect", assignment, "--force"], tmp)
-    report.seconds["autograde"] = autograde(tmp, assignment, jobs=jobs)
-    report.actual = gradebook_scores(tmp, assignment)
-    if with_feedback:
+    ctx = DryRunContext(tmp, assignment, DryRun(assignment, tmp), jobs=jobs, lms_students=tuple(lms_students))
+    for stage in DRY_RUN_STAGES if stages is None else stages:
+        if stage.name == "feedback" and not with_feedback:
+            continue
         t = time.perf_counter()
-        feedback(tmp, assignment)
-        report.seconds["feedback"] = time.perf_counter() - t
-    return report
+        stage.run(ctx)
+        if stage.timed:
+            ctx.report.seconds[stage.name] = time.perf_counter() - t
+    return ctx.report

@@ -21,8 +21,7 @@ trimesh and scikit-image load when a function is first called.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 __all__ = [
     "LabelMesh",
@@ -55,15 +54,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'medimg_kernel.meshes' has no attribute {name!r}")
-    mod, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(f".{mod}", __name__), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, listed=__all__)

@@ -42,7 +42,9 @@ def check_writable(path: str | os.PathLike) -> Path:
         )
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise MeshError(f"cannot write {p}: folder {parent} does not exist or is not a folder; create it first")
+        raise MeshError(
+            f"cannot write {p}: folder {parent} does not exist or is not a folder; create it first"
+        )
     if p.is_dir():
         raise MeshError(f"cannot write {p}: it is a folder; give a file name ending in {p.suffix or '.glb'}")
     try:  # os.access lies for root and on read-only mounts: really try to create a file there
@@ -62,13 +64,17 @@ def _items(meshes: Any) -> list[Any]:
         meshes = [meshes]
     items = list(meshes) if isinstance(meshes, Sequence) else None
     if not items or not all(isinstance(m, LabelMesh) for m in items):
-        raise ConfigError("export_meshes needs a LabelMesh or a non-empty list of them (mk.meshes.label_meshes)")
+        raise ConfigError(
+            "export_meshes needs a LabelMesh or a non-empty list of them (mk.meshes.label_meshes)"
+        )
     for m in items:
         if m.n_faces == 0:
             raise MeshError(f"mesh {m.name!r} has no faces: nothing to export")
     names = [m.name for m in items]
     if len(set(names)) != len(names):
-        raise ConfigError(f"mesh names must be unique in one file, got {names}; rename them (mesh.name = ...)")
+        raise ConfigError(
+            f"mesh names must be unique in one file, got {names}; rename them (mesh.name = ...)"
+        )
     return items
 
 
@@ -99,7 +105,11 @@ def _scene(items: list[Any], fmt: str) -> Any:
     for m in items:
         tm = trimesh.Trimesh(m.vertices, m.faces, process=False)
         mat = PBRMaterial(
-            name=m.name, baseColorFactor=[*m.color, 255], metallicFactor=0.0, roughnessFactor=0.7, doubleSided=False
+            name=m.name,
+            baseColorFactor=[*m.color, 255],
+            metallicFactor=0.0,
+            roughnessFactor=0.7,
+            doubleSided=False,
         )
         tm.visual = trimesh.visual.TextureVisuals(material=mat)
         scene.add_geometry(tm, geom_name=m.name, node_name=m.name, transform=scale)
@@ -117,7 +127,9 @@ def _ply_bytes(items: list[Any]) -> bytes:
     comments = ["comment units mm", "comment generator medimg_kernel.meshes"]
     start = 0
     for m in items:
-        comments.append(f"comment label {m.label} {m.name.replace(' ', '_')} faces {start} {start + m.n_faces}")
+        comments.append(
+            f"comment label {m.label} {m.name.replace(' ', '_')} faces {start} {start + m.n_faces}"
+        )
         start += m.n_faces
     lines = [ln for ln in lines if not ln.startswith("comment")]
     lines[2:2] = comments  # after "ply" and "format ..."

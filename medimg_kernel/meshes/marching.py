@@ -45,6 +45,8 @@ def _squeeze4(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _as_labels(labels: Any, image: Any) -> np.ndarray:
+    if hasattr(labels, "dataobj"):  # a nibabel image (its affine is used by the callers)
+        labels = np.asanyarray(labels.dataobj)
     arr = np.asarray(labels)
     arr = arr.reshape(_squeeze4(arr.shape))
     if arr.ndim != 3:
@@ -94,6 +96,8 @@ def label_mesh(
     from ..viz.colors import LABEL_COLORS
     from .labelmesh import LabelMesh
 
+    if affine is None and spacing is None and hasattr(labels, "affine"):
+        affine = labels.affine  # a nibabel image carries its own voxel -> world matrix
     arr = _as_labels(labels, image)
     a = world_affine(affine, spacing)
     mask = arr == label
@@ -163,6 +167,8 @@ def label_meshes(
     if out is not None:
         check_writable(out)
 
+    if affine is None and spacing is None and hasattr(labels, "affine"):
+        affine = labels.affine
     arr = _as_labels(labels, image)
     values = [int(v) for v in np.unique(arr) if v != 0] if select is None else [int(v) for v in select]
     if not values:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-
-
 from ..errors import ConfigError, MeshError
 
 __all__ = ["smooth", "decimate", "min_faces"]
@@ -23,7 +21,9 @@ def smooth(mesh: Any, iterations: int = 10, *, lamb: float = 0.5) -> Any:
         raise ConfigError(f"smoothing iterations must be >= 0, got {iterations}")
     out = mesh.copy()
     if iterations:
-        trimesh.smoothing.filter_laplacian(out.mesh, lamb=lamb, iterations=int(iterations), volume_constraint=True)
+        trimesh.smoothing.filter_laplacian(
+            out.mesh, lamb=lamb, iterations=int(iterations), volume_constraint=True
+        )
     return out
 
 
@@ -69,5 +69,3 @@ def decimate(mesh: Any, faces: int, *, aggression: int = 7) -> Any:
     out = mesh.copy(mesh=tm)
     out.meta["decimated_from"] = mesh.n_faces
     return out
-
-

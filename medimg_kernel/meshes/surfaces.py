@@ -12,7 +12,12 @@ from ..errors import ConfigError, MedimgKernelError
 __all__ = ["fsaverage", "FSAVERAGE_MESHES"]
 
 FSAVERAGE_MESHES = ("pial", "white", "inflated", "sphere")
-_FILES = {"pial": "pial_{h}.gii.gz", "white": "white_{h}.gii.gz", "inflated": "infl_{h}.gii.gz", "sphere": "sphere_{h}.gii.gz"}
+_FILES = {
+    "pial": "pial_{h}.gii.gz",
+    "white": "white_{h}.gii.gz",
+    "inflated": "infl_{h}.gii.gz",
+    "sphere": "sphere_{h}.gii.gz",
+}
 _COLORS = {"left": (230, 180, 160), "right": (160, 190, 230)}
 
 

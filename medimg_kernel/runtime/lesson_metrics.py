@@ -11,6 +11,8 @@ import math
 import os
 from pathlib import Path
 
+from ..errors import ArgumentTypeError, ConfigError
+
 __all__ = ["record_metrics", "recorded_metrics", "METRICS_ENV"]
 
 #: environment variable naming the JSON-lines file where a running notebook's metrics go
@@ -29,9 +31,11 @@ def record_metrics(**metrics: float) -> dict[str, float]:
         try:
             num = float(value)
         except (TypeError, ValueError) as err:
-            raise TypeError(f"metric {name!r} must be a number, got {type(value).__name__}") from err
+            raise ArgumentTypeError(f"metric {name!r} must be a number, got {type(value).__name__}: pass a float "
+                                    "(e.g. float(x) or x.item() for a tensor)") from err
         if not math.isfinite(num):
-            raise ValueError(f"metric {name!r} is not finite ({num})")
+            raise ConfigError(f"metric {name!r} is not finite ({num}): record a finite number (check the "
+                              "computation that produced it, e.g. a mean over an empty set)")
         clean[name] = num
     _RECORDED.update(clean)
     path = os.environ.get(METRICS_ENV)

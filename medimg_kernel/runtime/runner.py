@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from .lesson_metrics import METRICS_ENV, recorded_metrics
 
 __all__ = ["run_course", "run_notebook", "course_notebooks", "course_root", "inject_parameters", "NotebookResult"]
@@ -100,7 +101,8 @@ def run_notebook(
     out_dir = Path(out_dir).resolve()  # the kernel runs in the notebook's folder: paths it gets must be absolute
     out_dir.mkdir(parents=True, exist_ok=True)
     if out_dir.resolve() == path.parent.resolve():
-        raise ValueError("the output folder must differ from the notebooks' folder (sources are never overwritten)")
+        raise ConfigError(f"the output folder {out_dir} is the notebooks' folder: pass another --out-dir "
+                          "(executed copies never overwrite the sources)")
     try:
         nb = nbformat.read(path, as_version=4)
     except (nbformat.reader.NotJSONError, ValueError, UnicodeDecodeError) as err:
@@ -171,8 +173,6 @@ def run_course(
     paths = [Path(p) for p in notebooks] if notebooks else course_notebooks()
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        from ..errors import ConfigError
-
         raise ConfigError(f"notebook(s) not found: {', '.join(missing)}")
     out_dir = Path(out_dir) / tier_name
     results: list[NotebookResult] = []

@@ -15,7 +15,10 @@ from typing import Any
 
 from .schema import DatasetRow, FetchJob
 
-__all__ = ["registry_rows", "FetchJobs", "verify_dataset"]
+__all__ = ["registry_rows", "FetchJobs", "verify_dataset", "find_packs", "import_pack", "PACK_SUFFIX"]
+
+#: file name ending of offline course packs (``medimg data pack NAME... course.medimgpack``)
+PACK_SUFFIX = ".medimgpack"
 
 
 def _folder_bytes(folder: Path) -> int:
@@ -137,3 +140,24 @@ class FetchJobs:
         end = job["t1"] if job["t1"] is not None else time.monotonic()
         return {"name": name, "state": job["state"], "bytes_done": done, "bytes_total": job["bytes_total"],
                 "error": job["error"], "seconds": round(end - job["t0"], 2)}
+
+
+def find_packs(root: str | Path) -> list[dict[str, Any]]:
+    """Offline course packs in the course folder (top level and ``packs/``), as ``{"path", "size"}``."""
+    from .safepaths import relative_to_root
+
+    root = Path(root).resolve()
+    out = []
+    for folder in (root, root / "packs"):
+        for p in sorted(folder.glob(f"*{PACK_SUFFIX}")) if folder.is_dir() else ():
+            real = p.resolve()
+            if p.is_file() and (real == root or root in real.parents):  # no symlinks out
+                out.append({"path": relative_to_root(root, p), "size": p.stat().st_size})
+    return out
+
+
+def import_pack(path: Path, data_dir: str | Path | None = None) -> dict[str, Any]:
+    """Verify the course pack ``path`` against the registry and install it into the cache (``medimg data unpack``)."""
+    from ..data.packs import unpack
+
+    return {"path": str(path), "installed": unpack(path, data_dir=data_dir)}

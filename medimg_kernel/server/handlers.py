@@ -11,6 +11,8 @@ path                                       method  answer
 ``datasets``                               GET     ``{"cache_dir", "datasets": [DatasetRow]}``
 ``datasets/NAME/fetch``                    POST    start a fetch; GET: its :class:`~.schema.FetchJob`
 ``datasets/NAME/verify``                   POST    re-hash the cached files
+``packs``                                  GET     offline course packs (``*.medimgpack``) in the course folder
+``packs/import``                           POST    ``{"path"}``: verify a pack and install it into the cache
 =========================================  ======  ===============================================
 
 An unauthenticated request gets 403 (Jupyter's API handlers never redirect to a login page). Paths
@@ -30,7 +32,7 @@ from tornado import web
 
 from ..errors import BadPathError, MedimgKernelError, UnknownDatasetError
 from .course_index import classify_notebook, course_index
-from .dataset_jobs import FetchJobs, registry_rows, verify_dataset
+from .dataset_jobs import FetchJobs, find_packs, import_pack, registry_rows, verify_dataset
 from .progress_store import ProgressStore
 from .safepaths import resolve_inside
 
@@ -206,6 +208,31 @@ class VerifyHandler(_Base):
         self._reply(out)
 
 
+class PacksHandler(_Base):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self._reply({"packs": find_packs(self.ctx.root)})
+
+
+class PackImportHandler(_Base):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        rel = self._body().get("path")
+        try:
+            path = resolve_inside(self.ctx.root, rel if isinstance(rel, str) else "")
+            if not path.is_file():
+                raise BadPathError(f"{rel!r} is not a file in the course folder")
+        except BadPathError as err:
+            return self._fail(400, str(err))
+        try:
+            out = await asyncio.get_running_loop().run_in_executor(None, import_pack, path)
+        except MedimgKernelError as err:
+            return self._fail(400, str(err).splitlines()[0])
+        self._reply(out)
+
+
 def handlers(base_url: str, ctx: MedimgContext) -> list[tuple[str, type, dict[str, Any]]]:
     """The URL specs to add to the server's web application."""
     from jupyter_server.utils import url_path_join
@@ -220,5 +247,7 @@ def handlers(base_url: str, ctx: MedimgContext) -> list[tuple[str, type, dict[st
         ("datasets", DatasetsHandler),
         (f"datasets/{name}/fetch", FetchHandler),
         (f"datasets/{name}/verify", VerifyHandler),
+        ("packs", PacksHandler),
+        ("packs/import", PackImportHandler),
     ]
     return [(url_path_join(base_url, "medimg", path), cls, {"ctx": ctx}) for path, cls in routes]

@@ -3,11 +3,14 @@
 On the same model, batch and data size it measures
 
 (a) **ceiling** – bare optimisation steps on device-resident random tensors with the fastest of fp32 and
-    the device policy's precision/memory format;
+    the measured precision policy's choice for this model and batch (:mod:`.calibrate`, cached);
 (b) **trainer** – :class:`~medimg_kernel.train.Trainer` end to end from image files on disk (decoding and
     caching once, on-device augmentation, training steps), all included in the time;
 (c) **naive** – an fp32 PyTorch loop over a ``DataLoader`` with per-sample MONAI load/augment transforms
     (the MONAI MedNIST tutorial pipeline), ``num_workers=min(10, cores)``.
+
+The Trainer's ratios come twice: end to end (``trainer_vs_*``: the whole fit, one-time decoding and
+first-epoch caching included) and steady state (``trainer_steady_vs_*``: its last epoch alone).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import numpy as np
 import torch
 
 from ..models import build_model
+from .calibrate import StepRunner
+from .losses import build_loss
 
 __all__ = ["bench_train", "default_case", "write_dataset"]
 
@@ -79,71 +84,52 @@ def write_dataset(folder: Path, dims: int, n: int, size: int, classes: int, seed
     return records
 
 
-def _loss_for(task: str) -> Any:
-    if task == "segmentation":
-        from monai.losses import DiceCELoss
-
-        return DiceCELoss(to_onehot_y=True, softmax=True)
-    return torch.nn.CrossEntropyLoss()
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def _time_steps(model: Any, opt: Any, loss_fn: Any, x: torch.Tensor, y: torch.Tensor, dtype: Any, scaler: Any,
-                steps: int) -> float:
-    """Samples/s of ``steps`` optimisation steps after two warm-up steps."""
-    device = x.device
+def _case_batch(case: dict[str, Any], dims: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random device batch of the case's shape, with labels for its task."""
+    bs, size = case["batch_size"], case["size"]
+    x = torch.randn(bs, 1, *(size,) * dims, device=device)
+    if case["task"] == "segmentation":
+        return x, (torch.rand(bs, 1, *(size,) * dims, device=device) > 0.5).long()
+    return x, torch.randint(0, case["out_channels"], (bs,), device=device)
 
-    def step() -> None:
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            out = model(x)
-        loss = loss_fn(out.float(), y)
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            opt.step()
 
-    for _ in range(2):
-        step()
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    _sync(device)
-    return steps * x.shape[0] / (time.perf_counter() - t0)
+def _measure_policy(case: dict[str, Any], policy: Any, dims: int) -> Any:
+    """The measured precision choice for the case's model and batch (read from the cache when there)."""
+    from .calibrate import calibrate
+
+    torch.manual_seed(0)
+    model = build_model(case["model"], dims, 1, case["out_channels"], **case["model_kwargs"]).to(policy.torch_device())
+    x, y = _case_batch(case, dims, policy.torch_device())
+    loss = build_loss(case["task"], "index", out_channels=case["out_channels"])
+    return calibrate(model, x, y, loss, policy, task=case["task"], batch_size=case["batch_size"], measure_short=True)
 
 
 def _ceiling(case: dict[str, Any], policy: Any, dims: int, steps: int) -> dict[str, Any]:
     """Samples/s of bare optimisation steps on device tensors, for fp32 and the policy's precision."""
     device = policy.torch_device()
-    bs, size = case["batch_size"], case["size"]
-    x = torch.randn(bs, 1, *(size,) * dims, device=device)
-    if case["task"] == "segmentation":
-        y = (torch.rand(bs, 1, *(size,) * dims, device=device) > 0.5).long()
-    else:
-        y = torch.randint(0, case["out_channels"], (bs,), device=device)
-    loss_fn = _loss_for(case["task"])
+    bs = case["batch_size"]
+    x, y = _case_batch(case, dims, device)
+    loss_fn = build_loss(case["task"], "index", out_channels=case["out_channels"])
     candidates = [("fp32", "contiguous"), (policy.precision, policy.memory_format)]
     results: dict[str, float] = {}
     for prec, fmt in dict.fromkeys(candidates):
         torch.manual_seed(0)
         model = build_model(case["model"], dims, 1, case["out_channels"], **case["model_kwargs"]).to(device)
-        mf = (torch.channels_last if dims == 2 else torch.channels_last_3d) if fmt == "channels_last" else None
-        xx = x
-        if mf is not None:
-            model = model.to(memory_format=mf)
-            xx = x.contiguous(memory_format=mf)
-        opt = torch.optim.AdamW(model.parameters(), 1e-4)
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(prec)
-        scaler = torch.amp.GradScaler("cuda") if prec == "fp16" and device.type == "cuda" else None
-        results[f"{prec}+{fmt}"] = _time_steps(model, opt, loss_fn, xx, y, dtype, scaler, steps)
+        run = StepRunner(model, policy.with_setting(prec, fmt, "ceiling"), x, y, loss_fn,
+                         lambda params: torch.optim.AdamW(params, 1e-4), copy_model=False)
+        for _ in range(2):  # warm-up
+            run.step(sync=False)
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            run.step(sync=False)
+        _sync(device)
+        results[f"{prec}+{fmt}"] = steps * bs / (time.perf_counter() - t0)
     best = max(results, key=results.get)
     return {"ceiling_samples_per_s": results[best], "ceiling_config": best, "ceiling_candidates": results}
 
@@ -172,14 +158,16 @@ def _dataset(records: list[dict[str, Any]], dims: int, task: str, augment: bool)
     return Dataset(records, transform=Compose(tf))
 
 
-def _trainer(case: dict[str, Any], records: list[dict[str, Any]], dims: int, policy: Any) -> dict[str, Any]:
+def _trainer(case: dict[str, Any], records: list[dict[str, Any]], dims: int, policy: Any,
+             precision: str | None) -> dict[str, Any]:
+    """The Trainer end to end from the files; ``precision=None`` lets it read the measured (cached) choice."""
     from .trainer import Trainer
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     torch.manual_seed(0)
     model = build_model(case["model"], dims, 1, case["out_channels"], **case["model_kwargs"])
     tr = Trainer(model, task=case["task"], max_epochs=case["epochs"], batch_size=case["batch_size"], lr=1e-4,
-                 augment=True, progress=False, device=policy.device, precision=policy.precision, cache=True,
+                 augment=True, progress=False, device=policy.device, precision=precision, cache=True,
                  num_workers=min(16, cores) if cores > 4 and len(records) > 256 else 0)
     ds = _dataset(records, dims, case["task"], augment=False)
     t0 = time.perf_counter()
@@ -187,7 +175,8 @@ def _trainer(case: dict[str, Any], records: list[dict[str, Any]], dims: int, pol
     _sync(policy.torch_device())
     elapsed = time.perf_counter() - t0
     n = case["epochs"] * len(records)
-    return {"trainer_samples_per_s": n / elapsed, "trainer_seconds": elapsed,
+    return {"trainer_samples_per_s": n / elapsed, "trainer_seconds": elapsed, "trainer_precision":
+            f"{tr.policy.precision}+{tr.policy.memory_format}",
             "trainer_data_prep_s": tr.timings.get("data_s", float("nan")),
             "trainer_steady_samples_per_s": float(hist["samples_per_s"].iloc[-1]),
             "trainer_epoch_samples_per_s": [round(float(v), 1) for v in hist["samples_per_s"]],
@@ -201,7 +190,7 @@ def _naive(case: dict[str, Any], records: list[dict[str, Any]], dims: int, devic
     torch.manual_seed(0)
     model = build_model(case["model"], dims, 1, case["out_channels"], **case["model_kwargs"]).to(device)
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
-    loss_fn = _loss_for(case["task"])
+    loss_fn = build_loss(case["task"], "index", out_channels=case["out_channels"])
     loader = DataLoader(_dataset(records, dims, case["task"], augment=True), batch_size=case["batch_size"],
                         shuffle=True, num_workers=workers, pin_memory=device.type == "cuda")
     model.train()
@@ -243,6 +232,13 @@ def bench_train(*, dims: int = 2, model: str | None = None, size: int | None = N
             case[key] = value
     if model is not None and model != default_case(dims, dev.type == "cuda")["model"]:
         case["model_kwargs"] = {}
+    calibration_s, policy_why, measured = 0.0, policy.reason, policy.auto_precision
+    if measured:  # the measured choice (cached: the Trainer below reads the same entry)
+        t_cal = time.perf_counter()
+        cal = _measure_policy(case, policy, dims)
+        calibration_s = time.perf_counter() - t_cal
+        if cal is not None:
+            policy, policy_why = policy.with_setting(cal.precision, cal.memory_format, cal.why), cal.why
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = min(10, cores) if workers is None else workers
     res: dict[str, Any] = {
@@ -251,7 +247,8 @@ def bench_train(*, dims: int = 2, model: str | None = None, size: int | None = N
         "spatial_dims": dims, "image_size": [case["size"]] * dims, "batch_size": case["batch_size"],
         "n_samples": case["n_samples"], "trainer_epochs": case["epochs"], "device": policy.device,
         "device_name": policy.gpu["name"] if policy.gpu else policy.cpu["model"], "cpu_cores": cores,
-        "precision": policy.precision, "memory_format": policy.memory_format,
+        "precision": policy.precision, "memory_format": policy.memory_format, "policy_why": policy_why,
+        "policy_calibration_s": calibration_s,
         "naive_precision": "fp32", "data_on_disk": "PNG files" if dims == 2 else "NIfTI files (image + mask)",
         "torch": torch.__version__, "monai": monai.__version__,
     }
@@ -260,9 +257,13 @@ def bench_train(*, dims: int = 2, model: str | None = None, size: int | None = N
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         records = write_dataset(Path(tmp), dims, case["n_samples"], case["size"], case["out_channels"])
         log.info("bench %s: trainer", res["case"])
-        res.update(_trainer(case, records, dims, policy))
+        res.update(_trainer(case, records, dims, policy, None if measured else policy.precision))
         log.info("bench %s: naive", res["case"])
         res.update(_naive(case, records, dims, dev, workers))
+    # end to end: the Trainer's whole fit, one-time data preparation and first-epoch caching included
     res["trainer_vs_ceiling"] = res["trainer_samples_per_s"] / res["ceiling_samples_per_s"]
     res["trainer_vs_naive"] = res["trainer_samples_per_s"] / res["naive_samples_per_s"]
+    # steady state: the Trainer's last epoch alone (what every further epoch costs)
+    res["trainer_steady_vs_ceiling"] = res["trainer_steady_samples_per_s"] / res["ceiling_samples_per_s"]
+    res["trainer_steady_vs_naive"] = res["trainer_steady_samples_per_s"] / res["naive_samples_per_s"]
     return res

@@ -27,7 +27,7 @@ from ..device import DevicePolicy, cached_choices, machine_signature, store_choi
 from .contract import first_conv
 from .data import batch_len, index_batch
 
-__all__ = ["MIN_GAIN", "BUDGET_S", "Calibration", "calibrate", "candidates", "decide", "signature", "choose_policy"]
+__all__ = ["MIN_GAIN", "BUDGET_S", "Calibration", "calibrate", "candidates", "decide", "StepRunner", "signature", "choose_policy"]
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +115,13 @@ def _to(x: Any, fmt: torch.memory_format | None) -> Any:
     return x
 
 
-class _Runner:
-    """One candidate: its own model copy and optimizer, one training step per call."""
+class StepRunner:
+    """One setting's training steps: its own model copy (or the model itself), optimizer and loss scaler."""
 
     def __init__(self, model: nn.Module, pol: DevicePolicy, x: Any, y: Any, loss_fn: Callable[..., torch.Tensor],
-                 make_opt: Callable[[Any], torch.optim.Optimizer]) -> None:
+                 make_opt: Callable[[Any], torch.optim.Optimizer], *, copy_model: bool = True) -> None:
         self.pol = pol
-        self.model = copy.deepcopy(model)
+        self.model = copy.deepcopy(model) if copy_model else model
         ndim = x.ndim if isinstance(x, torch.Tensor) else 0
         self.fmt = pol.memory_format_for(ndim) if ndim in (4, 5) and pol.memory_format == "channels_last" else None
         if self.fmt is not None:
@@ -134,8 +134,10 @@ class _Runner:
         self.losses: list[float] = []
         self.times: list[float] = []
 
-    def step(self, seed: int) -> float:
-        torch.manual_seed(seed)  # same dropout/augmentation draws for every candidate at the same step
+    def step(self, seed: int | None = None, *, sync: bool = True) -> float:
+        """Run one optimisation step; return its seconds (with ``sync``, after the loss reached the host)."""
+        if seed is not None:
+            torch.manual_seed(seed)  # same dropout/augmentation draws for every candidate at the same step
         t0 = time.perf_counter()
         self.opt.zero_grad(set_to_none=True)
         with self.pol.autocast():
@@ -149,10 +151,9 @@ class _Runner:
         else:
             loss.backward()
             self.opt.step()
-        value = float(loss.detach())  # a host sync: the step is finished when the clock stops
-        dt = time.perf_counter() - t0
-        self.losses.append(value)
-        return dt
+        if sync:
+            self.losses.append(float(loss.detach()))  # a host sync: the step is finished when the clock stops
+        return time.perf_counter() - t0
 
 
 def _guard(losses: list[float], ref: list[float]) -> str | None:
@@ -165,6 +166,11 @@ def _guard(losses: list[float], ref: list[float]) -> str | None:
     return None
 
 
+def _too_slow(t_start: float) -> None:
+    log.warning("precision not measured: steps took too long on this machine now (%.1f s spent); is it shared "
+                "with other jobs? MEDIMG_NUM_THREADS=1 helps there", time.perf_counter() - t_start)
+
+
 def decide(rates: dict[str, float], rejected: dict[str, str] | None = None) -> str:
     """Pick the fastest setting not rejected by the guard, but only if it beats fp32 + contiguous by MIN_GAIN."""
     allowed = {k: v for k, v in rates.items() if k not in (rejected or {})}
@@ -175,7 +181,7 @@ def decide(rates: dict[str, float], rejected: dict[str, str] | None = None) -> s
 def calibrate(model: nn.Module, x: Any, y: Any, loss_fn: Callable[..., torch.Tensor], policy: DevicePolicy, *,
               task: str = "custom", batch_size: int | None = None, total_steps: int | None = None,
               make_optimizer: Callable[[Any], torch.optim.Optimizer] | None = None, force: bool = False,
-              budget_s: float = BUDGET_S, use_cache: bool = True) -> Calibration | None:
+              budget_s: float | None = None, use_cache: bool = True, measure_short: bool = False) -> Calibration | None:
     """Measure the candidate settings on ``model`` with the batch ``(x, y)`` and return the choice.
 
     Returns None (nothing measured) when there is only one candidate, or when the fit is so short
@@ -185,6 +191,7 @@ def calibrate(model: nn.Module, x: Any, y: Any, loss_fn: Callable[..., torch.Ten
     """
     n = batch_len(x)
     batch_size = batch_size or n
+    budget_s = BUDGET_S if budget_s is None else float(budget_s)
     machine = machine_signature(policy.device, policy.gpu)
     model_sig, shape = signature(model, x, batch_size, task)
     key = f"{machine}||{model_sig}||{shape}"
@@ -200,24 +207,34 @@ def calibrate(model: nn.Module, x: Any, y: Any, loss_fn: Callable[..., torch.Ten
         return None
     make_opt = make_optimizer or (lambda params: torch.optim.AdamW(params, lr=1e-3))
     t_start = time.perf_counter()
-    # probe: one fp32 step on the whole batch estimates the fit's length and sizes the timed sub-batch
-    probe = _Runner(model, _setting(policy, "fp32", "contiguous"), x, y, loss_fn, make_opt)
-    t_full = min(probe.step(0), probe.step(0))
+    is2d = isinstance(x, torch.Tensor) and x.ndim == 4
+    # probe: fp32 steps on a few samples estimate the fit's length and size the timed sub-batch
+    n_p = min(n, 8 if is2d else 1)
+    probe = StepRunner(model, _setting(policy, "fp32", "contiguous"), index_batch(x, slice(0, n_p)),
+                    index_batch(y, slice(0, n_p)), loss_fn, make_opt)
+    t_p = probe.step(0)
+    if t_p < budget_s / 4:
+        t_p = min(t_p, probe.step(0))  # the first step carries one-time costs
     del probe
-    est_fit = t_full * (total_steps or 1)
-    floor = min(n, 8 if isinstance(x, torch.Tensor) and x.ndim == 4 else 1)
-    n_t = max(floor, min(n, math.ceil(n * _TARGET_STEP_S / max(t_full, 1e-6))))
-    t_sub = t_full * n_t / n
-    budget = min(budget_s, MAX_SHARE * est_fit) if not force else budget_s
+    if time.perf_counter() - t_start > budget_s / 2:
+        return _too_slow(t_start)
+    est_fit = t_p * n / n_p * (total_steps or 1)
+    n_t = max(n_p, min(n, math.ceil(n_p * _TARGET_STEP_S / max(t_p, 1e-6))))
+    t_sub = t_p * n_t / n_p
+    short_ok = force or measure_short
+    budget = budget_s if short_ok else min(budget_s, MAX_SHARE * est_fit)
     minimal = len(cands) * 3 * t_sub  # warm-up + two timed rounds per candidate
-    if not force and budget < minimal:
+    if not short_ok and budget < minimal:
         log.info("precision not measured: this fit is short (about %.0f s in fp32), measuring would cost %.1f s",
                  est_fit, minimal)
         return None
     xs, ys = index_batch(x, slice(0, n_t)), index_batch(y, slice(0, n_t))
-    runners = {f"{p}+{f}": _Runner(model, _setting(policy, p, f), xs, ys, loss_fn, make_opt) for p, f in cands}
+    runners = {f"{p}+{f}": StepRunner(model, _setting(policy, p, f), xs, ys, loss_fn, make_opt) for p, f in cands}
     for r in runners.values():
+        if time.perf_counter() - t_start + t_sub > budget_s:
+            return _too_slow(t_start)
         r.step(1)  # warm-up (allocation, kernel selection), also the first loss for the guard
+    t_warm = time.perf_counter() - t_start
     rounds = 0
     while rounds < _MAX_ROUNDS:
         names = list(runners)
@@ -226,8 +243,8 @@ def calibrate(model: nn.Module, x: Any, y: Any, loss_fn: Callable[..., torch.Ten
             runners[name].times.append(runners[name].step(2 + rounds))
         rounds += 1
         elapsed = time.perf_counter() - t_start
-        per_round = (elapsed - t_full * 2) / (rounds + 1)
-        if rounds >= 2 and elapsed + per_round > budget:
+        per_round = (elapsed - t_warm) / rounds
+        if elapsed + per_round > budget:
             break
     # the best round of each: interleaved rounds share the background load, and its bursts only slow a step
     rates = {name: n_t / min(r.times) for name, r in runners.items()}
@@ -302,7 +319,7 @@ def representative_cases(on_gpu: bool) -> dict[str, dict[str, Any]]:
     return {f"{dims}d-{case['task']}": case for dims in (2, 3) for case in [default_case(dims, on_gpu)]}
 
 
-def recalibrate(device: str | None = None, *, budget_s: float = BUDGET_S) -> list[Calibration]:
+def recalibrate(device: str | None = None, *, budget_s: float | None = None) -> list[Calibration]:
     """Forget this machine's cached choices and measure the representative model of each task again.
 
     Models met since are measured again at their next ``fit``.

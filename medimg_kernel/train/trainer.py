@@ -23,7 +23,7 @@ from torch import nn
 from ..errors import CheckpointError, ConfigError, TrainingError
 from . import distributed as D
 from .augment import BatchAugment, make_augment
-from .checkpoint import CheckpointManager, load_checkpoint
+from .checkpoint import CheckpointManager, check_resumable, load_checkpoint, state_dict_mismatch
 from .contract import check_batch, first_conv, fit_resident_layout
 from .data import as_source, batch_len, index_batch
 from .early_stopping import EarlyStopping, default_monitor
@@ -47,7 +47,9 @@ class Trainer:
     ----------
     model
         Any ``torch.nn.Module`` (e.g. from :func:`medimg_kernel.build_model`); multimodal models may take
-        a dict of tensors.
+        a dict of tensors. Or a function without arguments that builds one: the Trainer then seeds with
+        ``seed`` before calling it, so two fresh processes start from the same weights (bitwise identical
+        on CPU with the same torch and thread count; use ``deterministic=True`` on a GPU).
     task
         ``"classification"`` (CrossEntropy; accuracy, AUC), ``"segmentation"`` (DiceCE; Dice),
         ``"regression"`` (MSE; MAE) or ``"custom"`` (pass ``loss(outputs, targets)``; targets may be any
@@ -85,8 +87,8 @@ class Trainer:
     Under ``torchrun`` each process trains on its ``DistributedSampler`` shard (the union of the ranks'
     batches at a step is the single-process batch), gradients are averaged by DDP, the epoch loss is
     reduced over ranks, validation runs on the full validation set in every process (same numbers
-    everywhere), and only rank 0 shows progress and writes checkpoints. Call :func:`seed_everything`
-    before building the model for reproducible initial weights.
+    everywhere), and only rank 0 shows progress and writes checkpoints. Pass a model factory, or call
+    :func:`seed_everything` before building the model, for reproducible initial weights.
 
     Examples
     --------
@@ -100,7 +102,7 @@ class Trainer:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: nn.Module | Callable[[], nn.Module],
         *,
         task: str = "classification",
         loss: Callable[..., torch.Tensor] | None = None,
@@ -138,6 +140,13 @@ class Trainer:
         if int(batch_size) < 1 or int(max_epochs) < 1:
             raise ConfigError(f"batch_size and max_epochs must be >= 1, got {batch_size} and {max_epochs}")
         MetricSet(task, metrics)  # validate metric names now, not after the first epoch
+        if not isinstance(model, nn.Module):
+            if not callable(model):
+                raise ConfigError(f"model must be an nn.Module or a function that builds one, got {type(model).__name__}")
+            seed_everything(int(seed))  # seed first, then build: the initial weights follow the seed
+            model = model()
+            if not isinstance(model, nn.Module):
+                raise ConfigError(f"the model factory returned a {type(model).__name__}, not an nn.Module")
         self._stop_spec = EarlyStopping.parse(early_stopping)  # validate now too
         self.model = model
         self.task = task
@@ -309,7 +318,12 @@ class Trainer:
         if self.best_checkpoint is None:
             raise CheckpointError("no best checkpoint: fit(...) with checkpoint_dir= and validation data first")
         state = load_checkpoint(self.best_checkpoint)
-        D.unwrap(self.model).load_state_dict(state["model"])
+        net = D.unwrap(self.model)
+        diff = state_dict_mismatch(net.state_dict(), state.get("model") or {})
+        if diff:
+            raise CheckpointError(f"{self.best_checkpoint} does not fit this {type(net).__name__}: {diff}",
+                                  advice="load it into the model it was trained with")
+        net.load_state_dict(state["model"])
 
     # ------------------------------------------------------------------ checkpoint state
     def _state(self, epoch: int, batch: int, acc: dict[str, float]) -> dict[str, Any]:
@@ -342,11 +356,18 @@ class Trainer:
             if state is None:
                 log.info("no checkpoint in %s: starting from scratch", self.checkpoint_dir)
                 return None
-        if state["config"].get("model") != type(D.unwrap(self.model)).__name__:
-            raise CheckpointError(f"the checkpoint was written for a {state['config'].get('model')}, not a "
-                                  f"{type(D.unwrap(self.model)).__name__}: use another checkpoint_dir")
+        where = resume if isinstance(resume, (str, Path)) else self._ckpt.resume_path()
+        check_resumable(state, where, model=D.unwrap(self.model), task=self.task)
         D.unwrap(self.model).load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise CheckpointError(
+                f"{where}: the optimizer state does not fit this run's optimizer ({' '.join(str(err).split())})",
+                advice="use the optimizer the checkpoint was written with, or another checkpoint_dir",
+                cli_advice="use the trainer.optimizer the checkpoint was written with, or a new "
+                           "trainer.checkpoint_dir",
+            ) from err
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state["scaler"] is not None:

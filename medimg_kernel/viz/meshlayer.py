@@ -42,7 +42,9 @@ def niivue_mesh_dicts(meshes: Any, opacity: float | dict[str, float] = 1.0) -> l
 class MeshView(ipywidgets.VBox):
     """A NiiVue 3D view of meshes (``.widget`` is the ``ipyniivue.NiiVue``); :meth:`set_opacity` per mesh."""
 
-    def __init__(self, meshes: Any, *, height: int = 420, opacity: float | dict[str, float] = 1.0, **options: Any):
+    def __init__(
+        self, meshes: Any, *, height: int = 420, opacity: float | dict[str, float] = 1.0, **options: Any
+    ):
         import ipyniivue
         from ipyniivue import SliceType
 

@@ -18,8 +18,16 @@ __all__ = ["VOLUME_PRESETS", "preset_window", "preset_colormap"]
 #: name -> NiiVue colormap, and the range it spans ("hu": fixed HU; "quantile": of non-zero voxels)
 VOLUME_PRESETS: dict[str, dict[str, Any]] = {
     "ct_bone": {"colormap": "ct_bones", "hu": (180.0, 600.0), "what": "CT bone: skull, spine, ribs"},
-    "ct_soft_tissue": {"colormap": "ct_soft_tissue", "hu": (-10.0, 110.0), "what": "CT soft tissue and organs"},
-    "ct_vessels": {"colormap": "ct_vessels", "hu": (114.0, 246.0), "what": "contrast-enhanced CT vessels (CTA)"},
+    "ct_soft_tissue": {
+        "colormap": "ct_soft_tissue",
+        "hu": (-10.0, 110.0),
+        "what": "CT soft tissue and organs",
+    },
+    "ct_vessels": {
+        "colormap": "ct_vessels",
+        "hu": (114.0, 246.0),
+        "what": "contrast-enhanced CT vessels (CTA)",
+    },
     "ct_artery": {"colormap": "ct_artery", "hu": (114.0, 800.0), "what": "CTA arteries with bone in white"},
     "mr": {"colormap": "gray", "quantile": (0.4, 0.995), "what": "MR (T1/T2): brighter tissue more opaque"},
 }

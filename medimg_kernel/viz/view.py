@@ -13,6 +13,7 @@ import warnings
 from typing import Any
 
 import ipywidgets
+import numpy as np
 
 from ..errors import ConfigError
 from .scene import Scene, prepare_scene
@@ -22,6 +23,11 @@ __all__ = ["View", "view", "BACKENDS"]
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "niivue", "light", "itk")
+
+#: With backend="auto", multiplanar views of volumes larger than this go to the light viewer first: NiiVue's
+#: first paint of a 256³ volume in software WebGL (texture upload, gradients for the 3D tile) takes
+#: 10-15 s on 2 cores, the light viewer's well under 2 s (benchmarks/widget_first_paint.py).
+AUTO_NIIVUE_MAX_VOXELS = 2 * 128**3
 _SCENE_OPTIONS = ("resample", "max_voxels", "affine", "spacing", "overlay_colormap")
 
 
@@ -249,8 +255,17 @@ def view(
 
     known = webgl2_status()["webgl2"]
     chosen = backend
+    big_note = ""
     if backend == "auto":
         chosen = "light" if known is False else "niivue"
+        n_vox = int(np.prod(scene.shape))
+        fast = render == "multiplanar" and meshes is None and preset is None
+        if chosen == "niivue" and fast and n_vox > AUTO_NIIVUE_MAX_VOXELS:
+            chosen = "light"  # the fast path: a first paint in about a second instead of 10+ s
+            big_note = (
+                f"large volume ({' x '.join(map(str, scene.shape))}): shown in the fast 2D viewer; "
+                "pass backend='niivue' (or render='3d') for NiiVue's 3D views"
+            )
     elif backend == "niivue" and known is False:
         warnings.warn(
             "this browser reported no WebGL2: NiiVue will show a blank box; use backend='light'", stacklevel=2
@@ -265,7 +280,7 @@ def view(
         log.info("NiiVue options ignored by the light viewer: %s", ", ".join(options))
     from .probe import FALLBACK_NOTE
 
-    note = FALLBACK_NOTE if backend == "auto" and known is False else ""
+    note = FALLBACK_NOTE if backend == "auto" and known is False else big_note
     if chosen == "niivue":
         options.update({k: v for k, v in (("meshes", meshes), ("preset", preset)) if v is not None})
     elif meshes is not None:

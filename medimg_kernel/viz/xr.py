@@ -35,7 +35,9 @@ def _as_label_meshes(meshes: Any) -> list[Any]:
     items = list(meshes) if isinstance(meshes, Sequence) else []
     if not items:
         raise ConfigError("give a LabelMesh or a list of them (mk.meshes.label_meshes(...)) to show")
-    return [m if isinstance(m, LabelMesh) else LabelMesh(mesh=m, name=f"mesh_{i}") for i, m in enumerate(items)]
+    return [
+        m if isinstance(m, LabelMesh) else LabelMesh(mesh=m, name=f"mesh_{i}") for i, m in enumerate(items)
+    ]
 
 
 class XRViewer(anywidget.AnyWidget):
@@ -51,8 +53,11 @@ class XRViewer(anywidget.AnyWidget):
     _positions = t.List(t.Any()).tag(sync=True)
     _indices = t.List(t.Any()).tag(sync=True)
     xr_status = t.Dict().tag(sync=True)
+    xr_session = t.Unicode("").tag(sync=True)
 
-    def __init__(self, meshes: Any, *, height: int = 420, opacity: float | dict[str, float] = 1.0, **kwargs: Any):
+    def __init__(
+        self, meshes: Any, *, height: int = 420, opacity: float | dict[str, float] = 1.0, **kwargs: Any
+    ):
         super().__init__(height=int(height), **kwargs)
         self.meshes = _as_label_meshes(meshes)
         self.set_meshes(self.meshes, opacity=opacity)
@@ -61,8 +66,14 @@ class XRViewer(anywidget.AnyWidget):
         """Replace the meshes shown (LabelMesh or a list of them); ``opacity`` per name or for all."""
         items = _as_label_meshes(meshes)
         with self.hold_sync():
-            self._positions = [memoryview(np.ascontiguousarray(m.vertices, dtype=np.float32).reshape(-1)).cast("B") for m in items]
-            self._indices = [memoryview(np.ascontiguousarray(m.faces, dtype=np.uint32).reshape(-1)).cast("B") for m in items]
+            self._positions = [
+                memoryview(np.ascontiguousarray(m.vertices, dtype=np.float32).reshape(-1)).cast("B")
+                for m in items
+            ]
+            self._indices = [
+                memoryview(np.ascontiguousarray(m.faces, dtype=np.uint32).reshape(-1)).cast("B")
+                for m in items
+            ]
             self.mesh_meta = [
                 {
                     "name": m.name,
@@ -85,7 +96,9 @@ class XRViewer(anywidget.AnyWidget):
         return f"XRViewer(meshes={[m.name for m in self.meshes]}, xr_status={dict(self.xr_status)})"
 
 
-def view_xr(meshes: Any, *, height: int = 420, opacity: float | dict[str, float] = 1.0, ar: bool = True) -> XRViewer:
+def view_xr(
+    meshes: Any, *, height: int = 420, opacity: float | dict[str, float] = 1.0, ar: bool = True
+) -> XRViewer:
     """Show meshes in the immersive viewer: rotate/zoom in the notebook, "Enter VR" / "View in AR" on XR devices.
 
     ``ar=False`` offers VR only. On a browser without immersive WebXR the buttons say why.

@@ -1,7 +1,7 @@
 """`medimg grade generate|autograde|feedback|export|dryrun` as commands, on one assignment.
 
 A temporary copy of the course; the real CLI (``python -m medimg_kernel grade ...``) and nbgrader underneath.
-Submissions are the generated fixtures (solution, blank, partial). ``autograde --jobs 2`` must leave a
+Submissions are two of the generated fixtures (solution, partial). ``autograde --jobs 2`` must leave a
 gradebook identical, cell by cell, to the serial run, and ``--student`` must grade that student only.
 The gradebook is read with plain sqlite, not with the package's own reader.
 """
@@ -24,7 +24,7 @@ from medimg_kernel.grading.pipeline import copy_course
 
 COURSE = Path(__file__).resolve().parents[2] / "assignments"
 NAME = "01_medical_images"
-STUDENTS = ("solution", "blank", "partial")
+STUDENTS = ("solution", "partial")  # two are enough to compare; tests/assignments/test_pipeline.py grades all
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +93,7 @@ def test_autograde_matches_the_fixture_expectations(courses):
             if want is not None:
                 assert got[cell] == pytest.approx(want), (student, cell, got[cell], want)
     totals = {s: sum(a or 0 for (st, _, _), (a, _) in book.items() if st == s) for s in STUDENTS}
-    assert totals["solution"] > totals["partial"] > totals["blank"] == 0
+    assert totals["solution"] > totals["partial"] > 0
 
 
 def test_parallel_autograde_gives_the_same_gradebook(courses):

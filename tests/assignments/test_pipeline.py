@@ -21,7 +21,8 @@ import nbformat
 import pytest
 
 from medimg_kernel.grading.course_folder import assignments, notebook_path
-from medimg_kernel.grading.fixtures import hidden_regions, layout, solution_regions
+from medimg_kernel.grading.fixtures import layout
+from medimg_kernel.grading.markers import HIDDEN_TESTS, SOLUTION, regions
 from medimg_kernel.grading.pipeline import DryRun, dry_run, export, gradebook_scores
 
 COURSE = Path(__file__).resolve().parents[2] / "assignments"
@@ -58,7 +59,7 @@ def _public_lines(source) -> set[str]:
     public: set[str] = set()
     for cell in source.cells:
         text = cell.source
-        for region in hidden_regions(text):
+        for region in regions(text, HIDDEN_TESTS):
             text = text.replace(region, "")
         text = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", text, flags=re.S)
         public.update(_distinctive_lines(text))
@@ -70,7 +71,7 @@ def _hidden_only_lines(source) -> list[str]:
     return [
         ln
         for c in source.cells
-        for r in hidden_regions(c.source)
+        for r in regions(c.source, HIDDEN_TESTS)
         for ln in _distinctive_lines(r)
         if ln not in public
     ]
@@ -125,7 +126,7 @@ def test_release_has_no_solutions_and_no_hidden_tests(run: DryRun):
         for ln in c.source.splitlines()
     }
     for cell in source.cells:
-        for region in solution_regions(cell.source):
+        for region in regions(cell.source, SOLUTION):
             for line in _distinctive_lines(region):
                 if line not in public:
                     assert line not in release_lines, f"solution line leaked into the release: {line!r}"
@@ -213,8 +214,8 @@ def test_feedback_has_no_hidden_tests_or_expected_values(run: DryRun):
     release = _release_text(run)
     fb_files = sorted((run.course / "feedback").glob(f"*/{run.assignment}/*.html"))
     assert {p.parts[-3] for p in fb_files} == set(run.expected)
-    regions = [r for c in source.cells for r in hidden_regions(c.source)]
-    assert regions, "the assignment has hidden tests"
+    hidden = [r for c in source.cells for r in regions(c.source, HIDDEN_TESTS)]
+    assert hidden, "the assignment has hidden tests"
     for path in fb_files:
         student = path.parts[-3]
         submitted = run.course / "submitted" / student / run.assignment / f"{run.assignment}.ipynb"
@@ -223,7 +224,7 @@ def test_feedback_has_no_hidden_tests_or_expected_values(run: DryRun):
         assert "HIDDEN TESTS" not in text
         for line in _hidden_only_lines(source):
             assert line not in text, f"{student}: hidden test line in feedback: {line!r}"
-        for region in regions:
+        for region in hidden:
             for secret in _secret_literals(region, public):
                 assert not re.search(rf"(?<![\w.]){re.escape(secret)}(?![\w.])", text), (
                     f"{student}: hidden literal {secret!r} appears in feedback"
@@ -231,6 +232,40 @@ def test_feedback_has_no_hidden_tests_or_expected_values(run: DryRun):
     # helper modules and the gradebook never travel with feedback beyond what was released
     for path in (run.course / "feedback").rglob("*"):
         assert path.name != "gradebook.db"
+
+
+def test_attacks_score_no_more_than_blank_and_leave_no_trace(run: DryRun):
+    """Solution-cell code that patches the checks, unhooks the guard or reaches outside the submission
+    (see medimg_kernel/grading/attacks.py) scores no more than a blank notebook and changes nothing."""
+    from medimg_kernel.grading.attacks import ATTACKS, ESCAPE_MARKERS
+
+    blank = run.actual["blank"]["_total"]
+    for name in ATTACKS:
+        assert name in run.actual, f"{name} was not graded"
+        assert run.actual[name]["_total"] <= blank, f"{name} scored {run.actual[name]['_total']} > blank {blank}"
+    marker = ESCAPE_MARKERS[0]
+    for path in (run.course / "source" / run.assignment / f"{marker}.py", run.course / "source" / f"{marker}.py",
+                 Path.home() / f"{marker}.txt", Path("/tmp") / f"{marker}.txt"):
+        assert not path.exists(), f"a submission wrote {path}"
+    assert marker.encode() not in (run.course / "gradebook.db").read_bytes()
+
+
+def test_written_answers_carry_a_rubric_shown_in_feedback(run: DryRun):
+    """Every manually graded answer has a marking rubric whose points add up, shown to the grader and
+    the student (formgrader and feedback render the locked rubric cell under the answer)."""
+    source = _source(run)
+    manual = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")
+              and c.metadata.get("nbgrader", {}).get("solution")]
+    for cell in manual:
+        gid = cell.metadata["nbgrader"]["grade_id"]
+        rubric = cell.metadata.get("medimg", {}).get("rubric")
+        assert rubric, f"{gid}: a written answer needs a rubric cell (role rubric, for={gid})"
+        assert sum(r["points"] for r in rubric) == cell.metadata["nbgrader"]["points"]
+        fb = sorted((run.course / "feedback").glob(f"solution/{run.assignment}/*.html"))
+        assert fb, "no feedback for the solution fixture"
+        text = html.unescape(fb[0].read_text(encoding="utf-8"))
+        for r in rubric:
+            assert r["criterion"][:40] in text, f"{gid}: rubric line missing from feedback: {r['criterion']!r}"
 
 
 def test_export_writes_every_total(run: DryRun):

@@ -66,6 +66,18 @@ def graded(tmp_path_factory):
         for a, (kind, ts) in items.items():
             sub = dataclasses.replace(fx[a][kind], student=student)
             write_submission(course, a, sub, course / "release" / a, timestamp=ts)
+    # mallory hands in a corrupt file, trudy a notebook with a forged 100-point grade cell
+    bad = course / "submitted" / "mallory" / A2
+    bad.mkdir(parents=True)
+    (bad / f"{A2}.ipynb").write_text('{"cells": [ this is not json')
+    (bad / "timestamp.txt").write_text("2026-01-19 10:00:00 UTC")
+    forged = dataclasses.replace(fx[A2]["blank"], student="trudy")
+    forged.notebook = nbformat.from_dict(forged.notebook)
+    fake = nbformat.v4.new_code_cell("print('full marks')")
+    fake.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 100,
+                                 "grade_id": "bonus_points", "schema_version": 3, "task": False}
+    forged.notebook.cells.append(fake)
+    write_submission(course, A2, forged, course / "release" / A2, timestamp="2026-01-19 10:00:00 UTC")
     nbgrader(["db", "student", "add", "erin", "--first-name", "Erin", "--last-name", "Absent",
               "--email", "erin@example.org"], course)
     nbgrader(["db", "student", "add", "alice", "--first-name", "Alice", "--last-name", "Liddell",
@@ -96,7 +108,10 @@ def test_report_and_lms_exports(graded):
     import json
 
     rows = {r["student"]: r for r in json.loads(res.stdout[res.stdout.index("["):])}
-    assert set(rows) == {"alice", "bob", "carol", "dave", "erin"}
+    assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "mallory", "trudy"}
+    for cheat in ("mallory", "trudy"):  # not gradable: zero with the reason, the others still graded
+        assert rows[cheat]["status"][A2].startswith("not gradable: "), rows[cheat]
+        assert not rows[cheat]["passed"]
     assert rows["alice"]["passed"] and rows["alice"]["total_percent"] == pytest.approx(100.0)
     assert not rows["bob"]["passed"] and rows["bob"]["total_percent"] == pytest.approx(0.0)
     assert rows["carol"]["missing"] == [A2] and not rows["carol"]["passed"]
@@ -110,7 +125,7 @@ def test_report_and_lms_exports(graded):
     assert "Alice Liddell" in alice and "HU and windows" in alice and "100%" in alice
     assert "no submission" in (reports / "erin.html").read_text()
     summary = (reports / "class_summary.html").read_text()
-    assert "5 students, 2 passed" in summary and "data:image/png;base64," in summary
+    assert "7 students, 2 passed" in summary and "data:image/png;base64," in summary
 
     for fmt in ("canvas", "moodle", "gradescope"):
         res = _medimg("grade", "--course", str(course), "lms", fmt)

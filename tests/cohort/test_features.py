@@ -52,3 +52,14 @@ def test_parallel_equals_serial(faulty_cohort, dask_client):
     pd.testing.assert_frame_equal(serial, parallel, check_exact=True)
     pd.testing.assert_frame_equal(serial, threads, check_exact=True)
     assert set(mk.cohort.features.FIRST_ORDER + mk.cohort.features.SHAPE) <= set(serial.columns)
+
+
+def test_a_bad_pair_is_an_error_row(faulty_cohort):
+    _, truth = faulty_cohort
+    bad = truth[truth.fault.isin(["grid_mismatch", "truncated"])]
+    good = truth[truth.fault.isna() & truth.label.notna()].head(2)
+    pairs = pd.DataFrame({"image": pd.concat([bad.path, good.path]), "label": pd.concat([bad.label, good.label])})
+    out = mk.cohort.cohort_features(pairs, client=None, progress=False)
+    errors = out[out.error.notna()]
+    assert sorted(errors.image) == sorted(bad.path) and len(out) == 2 + 2 * 2
+    assert errors.error.str.contains("ShapeMismatchError|EOFError|truncated", regex=True).all()

@@ -24,7 +24,7 @@ def _boto(options):
 @pytest.fixture(scope="module")
 def s3_cohort(s3_server, faulty_cohort):
     folder, _ = faulty_cohort
-    _boto(s3_server).create_bucket(Bucket="medimg-cohort")
+    _boto(s3_server).create_bucket(Bucket="medimg-cohort")  # plain boto3: the server is a real S3 API
     urls = mk.cohort.upload(folder, "s3://medimg-cohort/study1", s3_server, progress=False)
     return urls
 
@@ -93,3 +93,14 @@ def test_credentials_never_reach_logs_or_output(s3_server, s3_cohort, caplog, ca
     assert SECRET not in caplog.text and SECRET not in out.out and SECRET not in out.err
     assert mk.cohort.redact(s3_server)["secret"] == "***" and mk.cohort.redact(s3_server)["key"] == "***"
     assert mk.cohort.redact(s3_server)["client_kwargs"]["endpoint_url"].startswith("http://127.0.0.1")
+
+
+def test_options_sent_to_workers_hide_their_secret(s3_server):
+    from medimg_kernel.cohort.storage import StorageOptions
+
+    opts = StorageOptions(s3_server)
+    assert SECRET not in repr(opts) and SECRET not in str(opts) and SECRET not in repr([opts])
+    assert opts["secret"] == SECRET  # the value itself is intact for s3fs
+    import pickle
+
+    assert pickle.loads(pickle.dumps(opts)) == s3_server

@@ -85,6 +85,12 @@ def test_slice_without_pixel_data_is_refused_or_dropped_with_a_warning(series):
     with pytest.warns(DataWarning, match="left out 1"):
         img = read_image(folder, strict=False)
     assert img.array.shape[2] == 5 and "IM0005.dcm" in img.dropped[0]
+    from medimg_kernel.viz.volume import as_volume
+
+    vol = as_volume(
+        img
+    )  # what the error advises for the viewers: mk.view(mk.read_image(folder, strict=False))
+    assert vol.shape == (5, 6, 5) and vol.spacing == pytest.approx((0.7, 0.8, 2.0))
 
 
 def test_spacing_gap_is_refused_and_the_longest_run_kept(series):
@@ -262,3 +268,43 @@ except DataError as err:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "MR_small_jpeg_ls_lossless.dcm" in out and "JPEG-LS" in out
     assert "medimg-kernel[dicom]" in out and "no decoder for it is installed" in out
+
+
+def test_dataloader_workers_raise_the_package_error_naming_the_file(tmp_path):
+    """A file that breaks after the up-front check: a DataLoader worker raises DataError naming it."""
+    from torch.utils.data import DataLoader
+
+    from medimg_kernel.data.torch_datasets import FileDataset
+
+    items = []
+    for k in range(4):
+        p = tmp_path / f"v{k}.nii.gz"
+        nib.save(nib.Nifti1Image(np.random.default_rng(k).random((8, 8, 8), dtype=np.float32), np.eye(4)), p)
+        items.append({"image": str(p)})
+    data = (tmp_path / "v2.nii.gz").read_bytes()
+    (tmp_path / "v2.nii.gz").write_bytes(data[: len(data) // 2])  # gzip truncated inside the voxels
+    ds = FileDataset(items, ["image"])
+    with pytest.raises(DataError, match=r"v2\.nii\.gz: is truncated"):
+        for _ in DataLoader(ds, batch_size=1, num_workers=2):
+            pass
+    skip = FileDataset(items, ["image"], on_error="skip")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batches = [b["image"].shape for b in DataLoader(skip, batch_size=1, num_workers=0)]
+    assert len(batches) == 4 and skip.n_skipped == 1  # the item after it stands in
+
+
+def test_medimg_train_with_a_corrupt_npz_is_one_line(tmp_path, capsys):
+    from medimg_kernel.cli import main
+
+    npz = tmp_path / "d.npz"
+    np.savez(npz, images=np.zeros((8, 1, 8, 8), np.float32), labels=np.zeros(8, np.int64))
+    npz.write_bytes(npz.read_bytes()[:150])  # truncated zip
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        "model: {name: simplecnn, spatial_dims: 2, in_channels: 1, out_channels: 2}\n"
+        f"data: {{npz: {npz}}}\ntrainer: {{max_epochs: 1, batch_size: 4}}\n"
+    )
+    assert main(["train", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("medimg: error: ") and str(npz) in err[-1] and "Traceback" not in "\n".join(err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import socket
@@ -58,9 +59,7 @@ def test_round_trip_20_slice_series_returns_a_seg(threshold_bundle, ct20, tmp_pa
     refs = {str(u[2]) for u in seg.get_source_image_uids()}
     assert refs == {str(d.SOPInstanceUID) for d in series}
     # the mask content, slice by slice, in the order the slices were sent
-    mask = np.stack([seg.get_pixels_by_source_instance(seg.StudyInstanceUID and series[0].SeriesInstanceUID,
-                                                        [str(d.SOPInstanceUID)], segment_numbers=[1])[0, ..., 0]
-                     for d in series])
+    mask = seg.get_pixels_by_source_instance([str(d.SOPInstanceUID) for d in series], segment_numbers=[1])[..., 0]
     assert np.array_equal(mask, expected_mask(series))
     # and it finds the (bright) lesions: overlap with the generator's truth
     inter = (mask.astype(bool) & lesion_truth.astype(bool)).sum()
@@ -75,7 +74,7 @@ def test_object_without_pixel_data_is_refused_and_node_keeps_serving(threshold_b
     from pydicom.data import get_testdata_file
 
     ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"))  # a real 128x128 CT slice
-    bare = ct.copy()
+    bare = copy.deepcopy(ct)
     del bare.PixelData
     with InferenceNode(threshold_bundle, tmp_path / "out", port=0) as node:
         assert send_series([bare], "127.0.0.1", node.port) == [STATUS["no_pixel_data"]]

@@ -27,7 +27,8 @@ def test_feature_fusion_classification_with_trainer():
     trainer = Trainer(model, task="classification", max_epochs=8, batch_size=80, lr=0.1, progress=False)
     trainer.fit((x, y))
     res = trainer.evaluate((x, y))
-    assert res["accuracy"] > 0.85, res
+    majority = max(float(y.float().mean()), 1 - float(y.float().mean()))  # always answering one class
+    assert res["accuracy"] >= majority + 0.3, (res, majority)
     late = LateFusion(
         {"a": torch.nn.Sequential(torch.nn.Linear(3, 2)), "b": torch.nn.Sequential(torch.nn.Linear(4, 2))}
     )
@@ -43,4 +44,5 @@ def test_feature_fusion_regression_with_trainer():
     )
     trainer = Trainer(model, task="regression", max_epochs=20, batch_size=80, lr=0.1, progress=False)
     trainer.fit((x, y))
-    assert trainer.evaluate((x, y))["mae"] < 0.6
+    constant = float((y - y.median()).abs().mean())  # the best constant prediction's MAE (about 1.1 here)
+    assert trainer.evaluate((x, y))["mae"] <= constant - 0.5, constant

@@ -107,6 +107,7 @@ def make_course(root: Path) -> Path:
     assignment_notebook(root / "assignments" / "source" / "01_images" / "01_images.ipynb", solved=True)
     assignment_notebook(root / "assignments" / "release" / "01_images" / "01_images.ipynb", solved=False)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('not a course notebook')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, root / "scratch.ipynb")
     return root
 

@@ -109,3 +109,16 @@ def test_wheel_installs_the_extension_into_a_fresh_environment(tmp_path):
     assert "enabled" in line and "OK" in line, listing
     servers = _jupyter(python, "jupyter_server.extension.serverextension", "list", env=env)
     assert any("medimg_kernel.server" in ln and "enabled" in ln for ln in servers.splitlines()), servers
+
+
+def test_cli_install_prints_where_and_a_missing_bundle_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    from medimg_kernel.cli import USER_ERROR, main
+    from medimg_kernel.server import install as inst
+
+    assert main(["labextension", "install", "--prefix", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{tmp_path}/share/jupyter/labextensions/{LABEXTENSION_NAME}" in out and "server extension enabled" in out
+    monkeypatch.setattr(inst, "built_labextension_dir", lambda: tmp_path / "nothing-here")
+    assert main(["labextension", "install", "--prefix", str(tmp_path / "p2")]) == USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("medimg: error: the prebuilt front end is missing") and "\n" not in err

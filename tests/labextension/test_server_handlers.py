@@ -247,3 +247,30 @@ def test_saved_selfcheck_outputs_count_as_passed(env):
     assert a["path"] == "01_images/01_images.ipynb"
     st = a["status"]
     assert (st["state"], st["passed"], st["total"], st["evidence"]) == ("passed", 3, 3, "saved self-check outputs")
+
+
+def test_offline_pack_is_listed_and_imported_from_the_course_folder(env):
+    """A pack made by the data layer from a verified download is found in the course folder and installed."""
+    from medimg_kernel.data.packs import pack
+
+    srv, data, course, work = env["srv"], env["data"], env["course"], env["work"]
+    registry = [work / "fixture-registry.yaml"]
+    blob = data / "fixture-blob" / "blob.bin"
+    blob.unlink(missing_ok=True)  # an earlier test may have corrupted it
+    srv.call("datasets/fixture-blob/fetch", "POST")
+    job, _ = _wait_job(srv, "fixture-blob")
+    assert job["state"] == "done", job
+    (course / "packs").mkdir()
+    pack(["fixture-blob"], course / "packs" / "class.medimgpack", data_dir=data, manifests=registry)
+    status, doc = srv.call("packs")
+    assert status == 200 and [p["path"] for p in doc["packs"]] == ["packs/class.medimgpack"], doc
+    blob.unlink()
+    assert _row(srv, "fixture-blob")[1]["cached"] is False
+    status, res = srv.call("packs/import", "POST", {"path": "packs/class.medimgpack"})
+    assert status == 200 and res["installed"] == ["fixture-blob"], res
+    assert _row(srv, "fixture-blob")[1]["verified"] is True and blob.stat().st_size == env["blob"]["size"]
+    for bad in ("../fixture-registry.yaml", "/etc/passwd", "packs/none.medimgpack"):
+        assert srv.call("packs/import", "POST", {"path": bad})[0] == 400
+    status, doc = srv.call("packs/import", "POST", {"path": "scratch.ipynb"})  # inside, but not a pack
+    assert status == 400 and "not a medimg course pack" in doc["message"]
+    assert srv.call("packs", token=False)[0] == 403 and srv.call("packs/import", "POST", {}, token=False)[0] == 403

@@ -11,6 +11,13 @@ def mni1():
     return load_mni152(1)
 
 
+@pytest.fixture(scope="session")
+def mni():
+    from medimg_kernel.data.samples import load_mni152
+
+    return load_mni152(2)
+
+
 @pytest.fixture
 def two_balls():
     """A 40x44x36 label map: label 1 a ball, label 2 a box touching the grid border; an oblique affine."""

@@ -72,27 +72,38 @@ def browser(tmp_path_factory):
     assert b.blocked == [], f"the page tried to reach the network: {b.blocked[:5]}"
 
 
-def test_niivue_draws_label_meshes_and_fsaverage(lab, browser):
+def test_niivue_draws_label_meshes_with_the_volume(lab, browser):
     notebook(
         lab.root / "meshes_niivue.ipynb",
-        [
-            SETUP,
-            "v = mk.view(m.t1, affine=m.affine, meshes=meshes[1], render='3d', height=320)\nv",
-            "s = mk.view_mesh(mk.meshes.fsaverage('pial', 'left'), mk.meshes.fsaverage('pial', 'right'), height=320)\ns",
-        ],
+        [SETUP, "v = mk.view(m.t1, affine=m.affine, meshes=meshes[1], render='3d', height=320)\nv"],
     )
     nb = NotebookPage(browser, lab, "meshes_niivue.ipynb")
     nb.run_all(timeout_ms=180_000)
-    png, _ = wait_for_pixels(nb.output(1).locator("canvas"), lambda f: f["nonblack"] > 0.05, timeout=240)
+    canvas = nb.output(1).locator("canvas")
+    png, _ = wait_for_pixels(canvas, lambda f: f["nonblack"] > 0.05, timeout=240)
     _save("niivue_mesh_in_volume.png", png)
     assert fractions(rgb_of(png))["gray"] > 0.03  # the rendered T1 hides the white matter inside it
     # hide the volume: the white-matter mesh is there, in its label colour (green), in world mm
     nb.run_code("v.set_opacity('image', 0.0)")
-    png = _wait_colour(nb.output(1).locator("canvas"), (0, 200, 0), 0.01)
+    png = _wait_colour(canvas, (0, 200, 0), 0.01)
     _save("niivue_mesh_over_volume.png", png)
-    png2, _ = wait_for_pixels(nb.output(2).locator("canvas"), lambda f: f["nonblack"] > 0.05, timeout=240)
-    _save("niivue_fsaverage.png", png2)
-    rgb = rgb_of(png2)
+    assert nb.errors() == []
+    nb.page.close()
+
+
+def test_niivue_draws_the_fsaverage_cortex(lab, browser):
+    notebook(
+        lab.root / "fsaverage.ipynb",
+        [
+            "import medimg_kernel as mk\n"
+            "s = mk.view_mesh(mk.meshes.fsaverage('pial', 'left'), mk.meshes.fsaverage('pial', 'right'), height=320)\ns"
+        ],
+    )
+    nb = NotebookPage(browser, lab, "fsaverage.ipynb")
+    nb.run_all(timeout_ms=180_000)
+    png, _ = wait_for_pixels(nb.output(0).locator("canvas"), lambda f: f["nonblack"] > 0.05, timeout=240)
+    _save("niivue_fsaverage.png", png)
+    rgb = rgb_of(png)
     assert _colour_share(rgb, (230, 180, 160), tol=40) > 0.02  # left hemisphere colour
     assert _colour_share(rgb, (160, 190, 230), tol=40) > 0.004  # right hemisphere, seen past the left
     assert nb.errors() == []
@@ -144,3 +155,63 @@ def test_immersive_viewer_renders_and_reports_no_xr(lab, browser):
 
 def x_vr(nb) -> str:
     return nb.run_code("print(x.vr_available)").strip()
+
+
+IWER = Path(__file__).with_name("fixtures") / "iwer-2.5.0.min.js"
+
+
+def test_enter_vr_starts_an_emulated_webxr_session(lab, browser):
+    """With Meta's WebXR emulator (IWER, a Quest 3) injected, the button is enabled and enters VR."""
+    from viz.labharness import _WAIT_KERNEL_IDLE
+
+    notebook(
+        lab.root / "xr_emulated.ipynb",
+        [
+            "import numpy as np\nimport medimg_kernel as mk\nx, y, z = np.ogrid[:40, :40, :40]\n"
+            "lab = ((x - 20) ** 2 + (y - 20) ** 2 + (z - 20) ** 2 < 200).astype(np.uint8)\n"
+            "xr = mk.view_xr(mk.meshes.label_meshes(lab, np.diag([2.0, 2, 2, 1]), names=['ball']), height=300)\nxr",
+        ],
+    )
+    nb = NotebookPage.__new__(NotebookPage)
+    nb.page = browser.context.new_page()
+    nb.page.add_init_script(
+        IWER.read_text() + "\n;new IWER.XRDevice(IWER.metaQuest3).installRuntime({ forceInstall: true });"
+    )
+    nb.page.goto(lab.url("xr_emulated.ipynb"))
+    nb.page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=60_000
+    )
+    assert nb.page.evaluate(_WAIT_KERNEL_IDLE)
+    nb.run_all(timeout_ms=180_000)
+    out = nb.output(0)
+    nb.page.wait_for_function(
+        "() => document.querySelector('.medimg-xr') && document.querySelector('.medimg-xr').dataset.medimgXr",
+        timeout=120_000,
+    )
+    assert json.loads(out.locator(".medimg-xr").get_attribute("data-medimg-xr")) == {
+        "immersive-vr": "available",
+        "immersive-ar": "available",
+    }
+    vr = out.locator("button[data-mode='immersive-vr']")
+    assert vr.is_enabled() and out.locator(".medimg-xr-note").inner_text() == ""
+    vr.click()
+    nb.page.wait_for_function(
+        "() => document.querySelector('.medimg-xr').dataset.medimgSession === 'immersive-vr'", timeout=60_000
+    )
+    assert vr.inner_text() == "Exit"
+    frames = int(out.locator(".medimg-xr").get_attribute("data-medimg-frames"))
+    nb.page.wait_for_function(  # the XR animation loop draws frames for the headset
+        f"() => Number(document.querySelector('.medimg-xr').dataset.medimgFrames) > {frames + 5}",
+        timeout=60_000,
+    )
+    assert nb.run_code("print(xr.xr_session, xr.vr_available)").split() == ["immersive-vr", "True"]
+    vr.dispatch_event("click")  # Exit (IWER's overlay covers the page while presenting) ends the session
+    nb.page.wait_for_function(
+        "() => !document.querySelector('.medimg-xr').dataset.medimgSession", timeout=60_000
+    )
+    assert vr.inner_text() == "Enter VR"
+    png, _ = wait_for_pixels(out.locator(".medimg-xr canvas"), lambda f: f["nonblack"] > 0.1, timeout=60)
+    _save("xr_viewer_after_emulated_session.png", png)
+    assert _colour_share(rgb_of(png), (255, 0, 0)) > 0.01
+    assert nb.errors() == []
+    nb.page.close()

@@ -95,9 +95,22 @@ def test_float_probabilities_are_refused():
 
 def test_voxel_volume_and_apply_affine(two_balls):
     lab, aff = two_balls
-    assert mm.voxel_volume(lab, 1, aff) == pytest.approx(np.count_nonzero(lab == 1) * abs(np.linalg.det(aff[:3, :3])))
+    assert mm.voxel_volume(lab, 1, aff) == pytest.approx(
+        np.count_nonzero(lab == 1) * abs(np.linalg.det(aff[:3, :3]))
+    )
     in_voxels = mm.label_mesh(lab, 1)  # identity affine: vertices in voxel indices
     placed = mm.apply_affine(in_voxels, aff)
     direct = mm.label_mesh(lab, 1, aff)
     assert np.allclose(placed.vertices, direct.vertices)
     assert placed.volume_mm3 == pytest.approx(direct.volume_mm3)
+
+
+def test_a_nifti_label_file_brings_its_own_affine(two_balls, tmp_path):
+    import nibabel as nib
+
+    lab, aff = two_balls
+    nib.save(nib.Nifti1Image(lab, aff), tmp_path / "seg.nii.gz")
+    from_file = mm.label_meshes(nib.load(tmp_path / "seg.nii.gz"), names=["ball", "box"])
+    direct = mm.label_meshes(lab, aff)
+    assert np.allclose(from_file[0].vertices, direct[0].vertices)
+    assert from_file[1].name == "box"

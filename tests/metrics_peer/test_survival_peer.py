@@ -85,3 +85,18 @@ def test_trainer_adapter_uses_float64_and_returns_nan_when_undefined():
     assert c_index_metric(out, targets) == pytest.approx(concordance_index(t, -r, e), abs=1e-12)
     targets[:, 1] = 0
     assert np.isnan(c_index_metric(out, targets))
+
+
+def test_c_index_table_reports_the_reference_values():
+    from medimg_kernel.fusion.survival.table import c_index_table
+
+    t, e, r = _cohort(n=200, seed=13)
+    tt, te, _ = _cohort(n=300, seed=14)
+    tab = c_index_table({"model": r * 1e-9, "noise": np.random.default_rng(0).normal(size=200)}, t, e,
+                        train_time=tt, train_event=te, n_boot=50)
+    assert tab.loc["model", "harrell"] == pytest.approx(concordance_index(t, -r, e), abs=1e-12)
+    assert tab.loc["model", "ci_low"] <= tab.loc["model", "harrell"] <= tab.loc["model", "ci_high"]
+    tau = float(t[t < tt.max()].max())
+    ref = concordance_index_ipcw(Surv.from_arrays(te, tt), Surv.from_arrays(e, t), r, tau=tau)[0]
+    assert tab.loc["model", "uno"] == pytest.approx(ref, abs=1e-12)
+    assert abs(tab.loc["noise", "harrell"] - 0.5) < 0.1

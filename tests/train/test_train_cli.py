@@ -66,4 +66,10 @@ def test_bench_train_json(args, capsys) -> None:
     assert res["trainer_samples_per_s"] == pytest.approx(res["n_samples"] / res["trainer_seconds"], rel=1e-6)
     assert res["trainer_vs_ceiling"] == pytest.approx(res["trainer_samples_per_s"] / res["ceiling_samples_per_s"])
     assert res["trainer_vs_naive"] == pytest.approx(res["trainer_samples_per_s"] / res["naive_samples_per_s"])
+    assert res["trainer_steady_vs_naive"] == pytest.approx(res["trainer_steady_samples_per_s"]
+                                                           / res["naive_samples_per_s"])
+    assert res["trainer_steady_vs_ceiling"] == pytest.approx(res["trainer_steady_samples_per_s"]
+                                                             / res["ceiling_samples_per_s"])
+    # the Trainer trained with the setting the ceiling credits to the policy
+    assert res["trainer_precision"] == f"{res['precision']}+{res['memory_format']}"
     assert res["case"] == ("3d-segmentation" if "--dims" in args else "2d-classification")

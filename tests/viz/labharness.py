@@ -283,9 +283,13 @@ def fractions(rgb: np.ndarray) -> dict[str, float]:
 
 
 def wait_for_pixels(
-    locator: Any, predicate: Any, timeout: float = 60.0, interval: float = 0.2
+    locator: Any, predicate: Any, timeout: float = 180.0, interval: float = 0.2
 ) -> tuple[bytes, float]:
-    """Screenshot ``locator`` until ``predicate(fractions)`` holds; return (png, time.monotonic() when it did)."""
+    """Screenshot ``locator`` until ``predicate(fractions)`` holds; return (png, time.monotonic() when it did).
+
+    ``timeout`` only guards against a hang (a loaded CI machine can take minutes to paint); the wait is on
+    the pixels themselves.
+    """
     deadline = time.monotonic() + timeout
     last: dict[str, float] = {}
     while time.monotonic() < deadline:

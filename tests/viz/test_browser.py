@@ -132,15 +132,20 @@ def test_light_viewer_and_snapshot(lab, browser):
     # slice and opacity from Python (the heat map is hidden by its threshold; show it)
     nb.run_code("lv.set_opacity('labels', 0.0)")
     png_clear, _ = wait_for_pixels(canvas, lambda f: f["red"] < 0.002)
+    # wait for the repaint itself (the viewer counts the frames it draws), not for a lucky screenshot
+    root = nb.output(1).locator(".medimg-lv")
+    frames = int(root.get_attribute("data-medimg-frames"))
     nb.run_code("lv.set_slice('axial', 25)")
-    png_slice, _ = wait_for_pixels(canvas, lambda f: True)
+    nb.page.wait_for_function(
+        f"() => Number(document.querySelector('.medimg-lv').dataset.medimgFrames) > {frames}"
+    )
+    png_slice = canvas.screenshot()
     assert np.abs(rgb_of(png_slice) - rgb_of(png_clear)).mean() > 0.5
     nb.run_code("lv.set_overlay_threshold(0.5); lv.set_opacity('overlay', 1.0)")
     png_heat, _ = wait_for_pixels(canvas, lambda f: f["red"] > 0.005)  # warm map: red to yellow
     _save("light_viewer_heat.png", png_heat)
 
     # the arrow keys scroll client-side: no kernel round trip, and JupyterLab does not steal the key
-    root = nb.output(1).locator(".medimg-lv")
     frames = int(root.get_attribute("data-medimg-frames"))
     root.click(position={"x": 5, "y": 5})
     nb.page.keyboard.press("ArrowUp")

@@ -116,6 +116,11 @@ class ImageData:
     dropped: list[str] = field(default_factory=list)
 
     @property
+    def dataobj(self) -> np.ndarray:
+        """The voxels, under nibabel's name, so ``mk.view``/``mk.snapshot`` take an ImageData with its geometry."""
+        return self.array
+
+    @property
     def spacing(self) -> tuple[float, float, float]:
         """Voxel size in mm along the first three array axes."""
         return tuple(float(s) for s in np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0)))  # type: ignore[return-value]
@@ -154,6 +159,10 @@ def _plain_reason(err: BaseException) -> tuple[str, str]:
         )
     ):
         return "is truncated (it ends before its data does)", redo
+    import zipfile
+
+    if isinstance(err, zipfile.BadZipFile):
+        return "is truncated or damaged (its zip directory is missing or broken)", redo
     if isinstance(err, PermissionError):
         return "cannot be opened: permission denied", "check the file's permissions"
     if isinstance(err, IsADirectoryError):

@@ -16,7 +16,8 @@ functional groups or RT Dose's Grid Frame Offset Vector. Pictures without geomet
 secondary captures) keep row 0 at the top. A series folder is checked before it is stacked: one
 SeriesInstanceUID, every slice with pixel data, one orientation and size, no duplicate positions and a
 regular slice spacing; else it is refused, or read with ``strict=False``, which leaves the bad slices out
-(the longest regular run is kept) with a warning listing them.
+(the longest regular run is kept) with a warning listing them. The viewers take the result:
+``mk.view(mk.read_image(folder, strict=False))``.
 """
 
 from __future__ import annotations
@@ -480,7 +481,14 @@ def read_dicom_folder(folder: Path, *, strict: bool = True, series: str | None =
 
     files = _candidates(folder)
     if not files:
-        raise fail(folder, "is a folder without DICOM files", "pass a DICOM series folder or an image file")
+        subs = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        hint = (
+            f"it holds {len(subs)} subfolder(s) ({', '.join(subs[:3])}{', ...' if len(subs) > 3 else ''}): "
+            "pass the one with the series"
+            if subs
+            else "pass a DICOM series folder or an image file"
+        )
+        raise fail(folder, "is a folder without DICOM files", hint)
     bad: list[tuple[Path, str]] = []
     headers: list[tuple[Path, Any]] = []
     for p in files:
@@ -501,7 +509,7 @@ def read_dicom_folder(folder: Path, *, strict: bool = True, series: str | None =
             raise fail(
                 folder,
                 f"holds {len(bad)} unreadable file(s) among its DICOM slices: {'; '.join(lines)}",
-                "replace them, or pass strict=False to read the series without them",
+                "replace them, or read the series without them: mk.read_image(folder, strict=False)",
             )
         dropped += lines
     groups: dict[str, list[tuple[Path, Any]]] = {}
@@ -520,7 +528,8 @@ def read_dicom_folder(folder: Path, *, strict: bool = True, series: str | None =
             raise fail(
                 folder,
                 f"mixes {len(groups)} DICOM series ({desc})",
-                "move each series into its own folder, pass series=UID, or strict=False to read the largest",
+                "move each series into its own folder, or pick one: mk.read_image(folder, series=UID) "
+                "(strict=False reads the largest)",
             )
         uid = max(groups, key=lambda u: len(groups[u]))
         dropped += [f"{p.name} (series {u})" for u, g in groups.items() if u != uid for p, _ in g]
@@ -548,7 +557,9 @@ def _refuse_or_drop(
     names = ", ".join(items[i][0].name for i in sorted(bad))
     if strict:
         raise fail(
-            folder, f"{why}: {names}", "fix or remove these slices, or pass strict=False to leave them out"
+            folder,
+            f"{why}: {names}",
+            "fix or remove these slices, or leave them out: mk.read_image(folder, strict=False)",
         )
     dropped += [f"{items[i][0].name} ({why})" for i in sorted(bad)]
     return [it for i, it in enumerate(items) if i not in bad]
@@ -573,7 +584,7 @@ def _read_series(folder: Path, items: list[tuple[Path, Any]], strict: bool, drop
             raise fail(
                 folder,
                 f"holds {len(multi)} multi-frame file(s) among {len(items)} files of one series",
-                "open each multi-frame file by its path, or pass strict=False to read the largest",
+                "open each multi-frame file by its path, or read the largest: mk.read_image(folder, strict=False)",
             )
         keep = max(multi, key=lambda i: int(items[i][1].NumberOfFrames))
         dropped += [f"{p.name} (another file of the series)" for i, (p, _) in enumerate(items) if i != keep]
@@ -644,7 +655,7 @@ def _read_series(folder: Path, items: list[tuple[Path, Any]], strict: bool, drop
                 folder,
                 f"has inconsistent slice spacing: slices are {abs(step):.3g} mm apart, but {abs(diffs[k]):.3g} mm "
                 f"between {items[k][0].name} and {items[k + 1][0].name} (a slice is missing or misplaced)",
-                "complete the series, or pass strict=False to read its longest evenly spaced run",
+                "complete the series, or read its longest evenly spaced run: mk.read_image(folder, strict=False)",
             )
         tol = max(0.05 * abs(step), 1e-3)
         good = np.abs(diffs - step) <= tol

@@ -29,11 +29,15 @@ def _read_nibabel(path: Path, fmt: str) -> ImageData:
         img = nib.load(str(path))
         arr = np.asanyarray(img.dataobj)
         affine = np.asarray(img.affine, dtype=float)
+    rgb = False
+    if arr.dtype.names:  # RGB24 / RGBA32 NIfTI: structured voxels -> colour samples in the last axis
+        arr = np.stack([arr[c] for c in arr.dtype.names[:3]], axis=-1)
+        rgb = True
     if arr.ndim < 2:
         raise fail(path, f"holds a {arr.ndim}-D array {arr.shape}, not an image", "pass an image volume")
-    if arr.ndim == 2:
+    if arr.ndim == 2 + rgb:
         arr = arr[:, :, None]
-    return ImageData(arr, affine, path, fmt, meta={"header": type(img.header).__name__})
+    return ImageData(arr, affine, path, fmt, rgb=rgb, meta={"header": type(img.header).__name__})
 
 
 def from_sitk(img: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from ...errors import ConfigError
+
 __all__ = ["register_generator", "generator", "generators", "generate"]
 
 _GENERATORS: dict[str, Callable[..., dict[str, Any]]] = {}
@@ -25,7 +27,7 @@ def register_generator(name: str) -> Callable[[Callable[..., dict[str, Any]]], C
 
     def deco(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         if name in _GENERATORS and _GENERATORS[name] is not fn:
-            raise ValueError(f"synthetic generator {name!r} is registered twice")
+            raise ConfigError(f"synthetic generator {name!r} is registered twice: give the new generator another name")
         _GENERATORS[name] = fn
         return fn
 

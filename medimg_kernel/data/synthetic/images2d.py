@@ -13,7 +13,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
+from ...errors import ConfigError
 from . import register_generator
+from .lesions import lesion_images
 
 __all__ = ["mednist_like", "lesions2d", "MEDNIST_CLASSES"]
 
@@ -140,7 +142,8 @@ def mednist_like(
         ``images`` float32 (N, 1, H, W) in [0, 1]; ``labels`` int64 (N,); ``class_names`` list[str].
     """
     if not 2 <= n_classes <= len(_SHAPES):
-        raise ValueError(f"n_classes must be between 2 and {len(_SHAPES)}, got {n_classes}")
+        raise ConfigError(f"n_classes must be between 2 and {len(_SHAPES)}, got {n_classes}: pick how many of "
+                          f"{MEDNIST_CLASSES} to draw")
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % n_classes).astype(np.int64)
     images = np.empty((n, 1, size, size), dtype=np.float32)
@@ -202,40 +205,6 @@ def lesions2d(
         (N, 1, H, W), the lesion truth; ``centers`` list of (k, 2) float arrays (row, col);
         ``radii`` list of (k,) float arrays in pixels; ``class_names`` ["no lesion", "lesion"].
     """
-    if polarity not in ("bright", "dark", "mixed"):
-        raise ValueError(f"polarity must be 'bright', 'dark' or 'mixed', got {polarity!r}")
-    rng = np.random.default_rng(seed)
-    n_pos = int(round(prevalence * n))
-    labels = rng.permutation(np.r_[np.ones(n_pos), np.zeros(n - n_pos)]).astype(np.int64)
-    images = np.empty((n, 1, size, size), dtype=np.float32)
-    masks = np.zeros((n, 1, size, size), dtype=np.uint8)
-    centers: list[np.ndarray] = []
-    radii: list[np.ndarray] = []
-    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
-    for i, lab in enumerate(labels):
-        img, body = _anatomy_background(size, rng)
-        k = int(rng.integers(1, max_lesions + 1)) if lab else 0
-        inside = np.argwhere(ndimage.binary_erosion(body, iterations=max(1, int(size * radius[1]))))
-        if len(inside) == 0:
-            inside = np.argwhere(body)
-        c = np.zeros((k, 2), dtype=np.float32)
-        r = np.zeros(k, dtype=np.float32)
-        for j in range(k):
-            c[j] = inside[rng.integers(len(inside))] + rng.uniform(-0.5, 0.5, size=2)
-            r[j] = rng.uniform(*radius) * size
-            dist2 = (rows - c[j, 0]) ** 2 + (cols - c[j, 1]) ** 2
-            sign = 1.0 if polarity == "bright" else -1.0 if polarity == "dark" else rng.choice([-1.0, 1.0])
-            img = img + sign * contrast * rng.uniform(0.8, 1.2) * np.exp(-dist2 / (2 * (0.6 * r[j]) ** 2))
-            masks[i, 0] |= (dist2 <= r[j] ** 2).astype(np.uint8)
-        img = img + noise * rng.standard_normal((size, size)).astype(np.float32)
-        images[i, 0] = np.clip(img, 0.0, 1.0)
-        centers.append(c)
-        radii.append(r)
-    return {
-        "images": images,
-        "labels": labels,
-        "masks": masks,
-        "centers": centers,
-        "radii": radii,
-        "class_names": ["no lesion", "lesion"],
-    }
+    return lesion_images(n, lambda size_, rng, _grid: _anatomy_background(size_, rng), ndim=2, seed=seed, size=size,
+                         prevalence=prevalence, max_lesions=max_lesions, radius=radius, contrast=contrast,
+                         polarity=polarity, noise=noise)

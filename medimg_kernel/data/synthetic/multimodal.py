@@ -21,6 +21,7 @@ import functools
 import numpy as np
 import pandas as pd
 
+from ...errors import ConfigError
 from . import register_generator
 
 __all__ = ["multimodal_cohort", "MODALITIES", "DATA_DICTIONARY", "SEG_LABELS"]
@@ -202,9 +203,9 @@ def multimodal_cohort(
         ``tumour``: DataFrame of the latent tumour parameters (radius, activity, ...).
     """
     if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+        raise ConfigError(f"n must be at least 1, got {n}: ask for one or more subjects")
     if size < 16:
-        raise ValueError(f"size must be at least 16 voxels, got {size}")
+        raise ConfigError(f"size must be at least 16 voxels, got {size}: the lesion model needs room (use size=16 or more)")
     rows_c, rows_g, rows_t, parts = [], [], [], []
     imgs: dict[str, list[np.ndarray]] = {m: [] for m in MODALITIES}
     segs: list[np.ndarray] = []

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import ConfigError
 from . import register_generator
 
 __all__ = ["spurious_cue"]
@@ -70,9 +71,9 @@ def spurious_cue(
     from .images2d import lesions2d
 
     if cue_site not in sites:
-        raise ValueError(f"cue_site {cue_site!r} is not one of the sites {list(sites)}")
+        raise ConfigError(f"cue_site {cue_site!r} is not one of the sites {list(sites)}: pick one of them")
     if not 0.0 <= cue_strength <= 1.0:
-        raise ValueError(f"cue_strength must be a probability in [0, 1], got {cue_strength}")
+        raise ConfigError(f"cue_strength must be a probability in [0, 1], got {cue_strength}")
     rng = np.random.default_rng(seed)
     ms = marker_size or max(2, size // 8)
     counts = np.full(len(sites), n // len(sites))

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from . import register_generator
+from .lesions import lesion_images
 
 __all__ = ["brain_tissue", "lesions3d", "TISSUE_CLASSES"]
 
@@ -177,44 +178,18 @@ def lesions3d(
         (N, 1, S, S, S); ``centers`` list of (k, 3) float arrays (voxel indices); ``radii`` list of (k,)
         arrays in voxels; ``class_names`` ["no lesion", "lesion"].
     """
-    rng = np.random.default_rng(seed)
-    n_pos = int(round(prevalence * n))
-    labels = rng.permutation(np.r_[np.ones(n_pos), np.zeros(n - n_pos)]).astype(np.int64)
-    grid = np.mgrid[0:size, 0:size, 0:size].astype(np.float32)
-    images = np.empty((n, 1, size, size, size), dtype=np.float32)
-    masks = np.zeros((n, 1, size, size, size), dtype=np.uint8)
-    centers: list[np.ndarray] = []
-    radii: list[np.ndarray] = []
+    return lesion_images(n, _organ_background, ndim=3, seed=seed, size=size, prevalence=prevalence,
+                         max_lesions=max_lesions, radius=radius, contrast=contrast, polarity="bright", noise=noise)
+
+
+def _organ_background(size: int, rng: np.random.Generator, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A textured ellipsoid organ at a random size and offset; returns (image, organ mask)."""
     half = (size - 1) / 2.0
-    for i, lab in enumerate(labels):
-        semi = rng.uniform(0.7, 0.9, size=3) * half
-        off = rng.uniform(-0.05, 0.05, size=3) * size
-        rel = (grid - (half + off)[:, None, None, None]) / semi[:, None, None, None]
-        organ = (rel**2).sum(axis=0) <= 1.0
-        tex = ndimage.gaussian_filter(rng.standard_normal((size, size, size)).astype(np.float32), size / 10)
-        tex /= tex.std() + 1e-6
-        img = ndimage.gaussian_filter(organ.astype(np.float32), 0.8) * 0.45 + 0.05 * tex * organ
-        k = int(rng.integers(1, max_lesions + 1)) if lab else 0
-        c = np.zeros((k, 3), dtype=np.float32)
-        r = np.zeros(k, dtype=np.float32)
-        inside = np.argwhere(ndimage.binary_erosion(organ, iterations=max(1, int(radius[1] * size))))
-        if len(inside) == 0:
-            inside = np.argwhere(organ)
-        for j in range(k):
-            c[j] = inside[rng.integers(len(inside))] + rng.uniform(-0.5, 0.5, size=3)
-            r[j] = rng.uniform(*radius) * size
-            dist2 = ((grid - c[j][:, None, None, None]) ** 2).sum(axis=0)
-            img = img + contrast * rng.uniform(0.8, 1.2) * np.exp(-dist2 / (2 * (0.6 * r[j]) ** 2))
-            masks[i, 0] |= (dist2 <= r[j] ** 2).astype(np.uint8)
-        img = img + noise * rng.standard_normal((size, size, size)).astype(np.float32)
-        images[i, 0] = np.clip(img, 0.0, 1.0)
-        centers.append(c)
-        radii.append(r)
-    return {
-        "images": images,
-        "labels": labels,
-        "masks": masks,
-        "centers": centers,
-        "radii": radii,
-        "class_names": ["no lesion", "lesion"],
-    }
+    semi = rng.uniform(0.7, 0.9, size=3) * half
+    off = rng.uniform(-0.05, 0.05, size=3) * size
+    rel = (grid - (half + off)[:, None, None, None]) / semi[:, None, None, None]
+    organ = (rel**2).sum(axis=0) <= 1.0
+    tex = ndimage.gaussian_filter(rng.standard_normal((size, size, size)).astype(np.float32), size / 10)
+    tex /= tex.std() + 1e-6
+    img = ndimage.gaussian_filter(organ.astype(np.float32), 0.8) * 0.45 + 0.05 * tex * organ
+    return img, organ

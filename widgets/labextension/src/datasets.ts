@@ -20,7 +20,9 @@ export class DatasetPanel extends Widget {
   async refresh(): Promise<void> {
     try {
       const doc = await requestAPI<{ cache_dir: string; datasets: DatasetRow[] }>('datasets');
+      const packs = await requestAPI<{ packs: { path: string; size: number }[] }>('packs');
       this.render(doc.cache_dir, doc.datasets);
+      this.renderPacks(packs.packs);
     } catch (err) {
       this.node.replaceChildren(el('div', { class: 'medimg-error' }, `medimg: ${(err as Error).message}`));
     }
@@ -29,8 +31,7 @@ export class DatasetPanel extends Widget {
   private render(cacheDir: string, rows: DatasetRow[]): void {
     const reload = el('button', { class: 'jp-Button medimg-small' }, 'Refresh');
     reload.onclick = () => void this.refresh();
-    const table = el('table', { class: 'medimg-dataset-table' },
-      el('tr', {}, el('th', {}, 'dataset'), el('th', {}, 'size'), el('th', {}, 'cache'), el('th', {}, '')));
+    const table = el('table', { class: 'medimg-dataset-table' });
     for (const row of rows) {
       table.append(...this.row(row));
     }
@@ -41,11 +42,41 @@ export class DatasetPanel extends Widget {
     );
   }
 
+  private renderPacks(packs: { path: string; size: number }[]): void {
+    const box = el('div', { class: 'medimg-packs' }, el('h3', {}, 'Offline course packs'));
+    if (!packs.length) {
+      box.append(el('p', { class: 'medimg-meta' },
+        'None in the course folder (an instructor makes one with `medimg data pack`; put the .medimgpack file here or in packs/).'));
+    }
+    for (const pack of packs) {
+      const line = el('div', { class: 'medimg-pack-status' });
+      const button = el('button', { class: 'jp-Button medimg-small medimg-import', 'data-path': pack.path }, 'Import');
+      button.onclick = async () => {
+        button.setAttribute('disabled', 'true');
+        line.replaceChildren(el('span', { class: 'medimg-meta' }, 'verifying and installing…'));
+        try {
+          const res = await post<{ installed: string[] }>('packs/import', { path: pack.path });
+          await this.refresh();
+          const done = this.node.querySelector(`.medimg-pack-status[data-path="${CSS.escape(pack.path)}"]`);
+          done?.replaceChildren(el('span', { class: 'medimg-pass' }, `installed: ${res.installed.join(', ') || 'nothing new'}`));
+        } catch (err) {
+          line.replaceChildren(el('div', { class: 'medimg-error' }, (err as Error).message));
+        } finally {
+          button.removeAttribute('disabled');
+        }
+      };
+      line.dataset.path = pack.path;
+      box.append(el('div', { class: 'medimg-pack', 'data-path': pack.path },
+        el('span', {}, `${pack.path} (${formatBytes(pack.size)}) `), button), line);
+    }
+    this.node.append(box);
+  }
+
   private row(d: DatasetRow): HTMLElement[] {
     const state = d.source !== 'remote' ? d.source
       : d.verified ? 'verified' : d.cached ? 'cached, not verified' : d.on_disk > 0 ? 'partial' : 'not cached';
     const actions = el('td', { class: 'medimg-actions' });
-    const line = el('td', { colspan: '4', class: 'medimg-dataset-status' });
+    const line = el('td', { colspan: '2', class: 'medimg-dataset-status' });
     if (d.source === 'remote') {
       const fetch = el('button', { class: 'jp-Button medimg-small medimg-fetch', 'data-name': d.name }, 'Fetch');
       fetch.onclick = () => void this.fetch(d.name, line, fetch);
@@ -53,10 +84,11 @@ export class DatasetPanel extends Widget {
       verify.onclick = () => void this.verify(d.name, line);
       actions.append(fetch, verify);
     }
+    const size = d.source === 'remote' ? `${formatBytes(d.size)} · ` : '';
     const tr = el('tr', { class: 'medimg-dataset', 'data-name': d.name, 'data-state': state },
-      el('td', { title: `${d.title} — ${d.modality}, ${d.task}; licence ${d.license}` }, d.name),
-      el('td', {}, d.source === 'remote' ? formatBytes(d.size) : '—'),
-      el('td', { class: 'medimg-cache-state' }, state),
+      el('td', { title: `${d.title} — ${d.modality}, ${d.task}; licence ${d.license}` },
+        el('div', { class: 'medimg-dataset-name' }, d.name),
+        el('div', { class: 'medimg-meta medimg-cache-state' }, `${size}${state}`)),
       actions);
     return [tr, el('tr', { class: 'medimg-dataset-line' }, line)];
   }

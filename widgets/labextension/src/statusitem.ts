@@ -48,6 +48,7 @@ export class EnvStatusItem extends Widget {
       this._ctx.statusChanged.disconnect(this.onKernelStatus, this);
     }
     this._ctx = ctx;
+    this._diedAt = 0;
     if (ctx) {
       ctx.statusChanged.connect(this.onKernelStatus, this);
     }
@@ -57,15 +58,25 @@ export class EnvStatusItem extends Widget {
   private onKernelStatus(): void {
     const ctx = this._ctx;
     const status = ctx ? ctx.kernelDisplayStatus : '';
+    if (status === 'autorestarting' || status === 'dead') {
+      this._diedAt = Date.now();
+    }
     let text = '';
     if (status === 'busy') {
       text = 'kernel busy';
-    } else if (status === 'dead' || status === 'unknown' && ctx?.session?.kernel?.status === 'dead') {
-      text = 'kernel dead: restart it (Kernel ▸ Restart)';
-    } else if (status === 'restarting' || status === 'autorestarting') {
+    } else if (status === 'dead') {
+      text = 'kernel dead: restart it (Kernel ▸ Restart Kernel)';
+    } else if (status === 'autorestarting' || status === 'restarting') {
       text = 'kernel restarting';
     } else if (status === 'starting' || status === 'initializing') {
       text = 'kernel starting';
+    } else if (ctx && ctx.hasNoKernel) {
+      text = 'no kernel';
+    }
+    if (this._diedAt && Date.now() - this._diedAt < 20_000 && status !== 'dead') {
+      // a crash is easy to miss when the server restarts the kernel at once: say so for a while
+      text = `kernel died and was restarted: run the cells again${status === 'busy' ? ' · kernel busy' : ''}`;
+      window.setTimeout(() => this.onKernelStatus(), 20_500);
     }
     this._kernel.textContent = text ? ` · ${text}` : '';
     this._kernel.dataset.kernel = status;
@@ -75,6 +86,7 @@ export class EnvStatusItem extends Widget {
   private _label: HTMLElement;
   private _kernel: HTMLElement;
   private _ctx: ISessionContext | null = null;
+  private _diedAt = 0;
 }
 
 export class EnvReport extends Widget {

@@ -7,6 +7,7 @@
 //   _indices:   [bytes]  uint32 triangle vertex indices, counter-clockwise seen from outside
 //   height: int; background: [r, g, b]; modes: ["immersive-vr", "immersive-ar"]
 //   xr_status (written here): {"immersive-vr": "available" | "unavailable: <why>", ...}
+//   xr_session (written here): the immersive mode while a session runs, else ""
 import {
   AmbientLight,
   BufferAttribute,
@@ -97,6 +98,7 @@ function render({ model, el }) {
   controls.addEventListener("change", () => { if (!session) draw(); });
 
   function size() {
+    if (session) return; // the headset owns the size while presenting
     const w = Math.max(200, stage.clientWidth || el.clientWidth || 640);
     const h = model.get("height");
     renderer.setSize(w, h);
@@ -177,9 +179,15 @@ function render({ model, el }) {
       await renderer.xr.setSession(s);
       renderer.setAnimationLoop(draw);
       button.textContent = "Exit";
+      root.dataset.medimgSession = mode;
+      model.set("xr_session", mode);
+      model.save_changes();
       s.addEventListener("end", () => {
         renderer.setAnimationLoop(null);
         session = null;
+        delete root.dataset.medimgSession;
+        model.set("xr_session", "");
+        model.save_changes();
         button.textContent = LABELS[mode];
         load();
       });

@@ -1,0 +1,238 @@
+# Assignment 13 - Meshes from segmentations: volume and area, placing a mesh with its affine, decimation under a bound.
+# Authoring source of assignments/source/13_3d_meshes_xr/13_3d_meshes_xr.ipynb
+# (regenerate with `medimg grade build`; format: assignments/README.md).
+
+# %% [markdown] readonly id=intro
+# # Assignment 13 — Meshes you can trust
+#
+# Lesson 13 turned label maps into meshes with `mk.meshes`. Here you check and repair meshes yourself,
+# with numpy and scipy, on a small label map whose voxels are not cubes:
+#
+# * Exercise 1 may not call trimesh or `mk.meshes` measurements (`.volume`, `.area`); exercise 3 may use
+#   `mk.meshes.decimate`.
+# * Run each test cell to check your work; hidden tests use other shapes and edge cases.
+#
+# | Exercise | Points |
+# |---|---|
+# | 1. Mesh volume and surface area vs the voxel count | 3 |
+# | 2. Fix a mesh left in voxel coordinates | 3 |
+# | 3. Decimate to a budget under a Hausdorff bound | 4 |
+
+# %% readonly id=setup
+import numpy as np
+from scipy.spatial import cKDTree  # noqa: F401  (useful in exercise 3)
+from skimage.measure import marching_cubes
+
+import medimg_kernel as mk
+
+x, y, z = np.ogrid[:26, :28, :22]
+labels = np.zeros((26, 28, 22), np.uint8)
+labels[np.sqrt((x - 12) ** 2 + (y - 13) ** 2 + ((z - 11) * 1.3) ** 2) < 9] = 1  # an ellipsoid "organ"
+spacing = (0.8, 0.8, 1.5)  # mm: voxels are not cubes
+affine = np.array([[-0.8, 0, 0, 90.0], [0, 0.8, 0, -110.0], [0, 0, 1.5, -60.0], [0, 0, 0, 1]])  # LPS-like: x mirrored
+
+# a mesh straight out of marching cubes: vertices in VOXEL indices, as many tools leave them
+verts_vox, faces_vox, _, _ = marching_cubes(np.pad(labels, 1), 0.5, method="lorensen")
+verts_vox = verts_vox - 1.0
+faces_vox = np.ascontiguousarray(faces_vox[:, ::-1])  # scikit-image winds these inwards: now outwards in voxels
+print(labels.shape, "voxels:", int(labels.sum()), "| mesh:", len(verts_vox), "vertices,", len(faces_vox), "faces")
+
+# %% [markdown] readonly id=ex1_text
+# ## Exercise 1 — Volume and area (3 points)
+#
+# Implement `mesh_volume_area(vertices, faces)` for a closed triangle mesh (`vertices` `(V, 3)` float,
+# `faces` `(F, 3)` int). Use the divergence theorem for the **signed** volume: each triangle $(a, b, c)$
+# adds $\frac{1}{6}\, a \cdot (b \times c)$ (positive when the faces are wound counter-clockwise seen from
+# outside). The area is the sum of $\frac{1}{2}\lVert (b - a) \times (c - a) \rVert$. Return two floats.
+#
+# Then `voxel_volume(mask, spacing)`: the number of voxels in `mask` times the volume of one voxel.
+
+# %% solution id=ex1_answer exercise=volume_area
+def mesh_volume_area(vertices, faces):
+    """Signed volume and surface area of a closed triangle mesh."""
+    ### BEGIN SOLUTION
+    v = np.asarray(vertices, dtype=float)
+    f = np.asarray(faces, dtype=np.int64)
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    volume = float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+    area = float(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum())
+    return volume, area
+    ### END SOLUTION
+
+
+def voxel_volume(mask, spacing):
+    """Voxel count times the volume of one voxel (product of the spacing)."""
+    ### BEGIN SOLUTION
+    return float(np.count_nonzero(mask) * np.prod(np.asarray(spacing, dtype=float)))
+    ### END SOLUTION
+
+# %% tests id=ex1_tests points=3
+def test_unit_tetrahedron():
+    """the corner tetrahedron of the unit cube: volume 1/6, area (3 + sqrt 3)/2. Hint: a . (b x c) / 6"""
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float)
+    f = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
+    vol, area = mesh_volume_area(v, f)
+    assert np.isclose(vol, 1 / 6) and np.isclose(area, (3 + np.sqrt(3)) / 2)
+
+
+def test_mesh_matches_voxels():
+    """the marching-cubes mesh in mm encloses the voxel volume to 3 %. Hint: scale vertices by spacing first"""
+    vol, _ = mesh_volume_area(verts_vox * np.asarray(spacing), faces_vox)
+    assert abs(abs(vol) / voxel_volume(labels, spacing) - 1) < 0.03
+
+
+mk.check("volume_area", test_unit_tetrahedron, test_mesh_matches_voxels, budget=5)
+### BEGIN HIDDEN TESTS
+def _va_inverted_sign():
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float) * 2
+    f = np.array([[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]])
+    vol, area = mesh_volume_area(v, f)
+    assert np.isclose(vol, -8 / 6) and np.isclose(area, 4 * (3 + np.sqrt(3)) / 2)
+
+
+def _va_against_trimesh():
+    import trimesh
+
+    box = trimesh.creation.box((3.0, 4.0, 5.0))
+    vol, area = mesh_volume_area(box.vertices, box.faces)
+    assert np.isclose(vol, 60.0) and np.isclose(area, 94.0)
+
+
+def _va_voxels():
+    m = np.zeros((4, 4, 4), bool)
+    m[:2, :3, :1] = True
+    assert np.isclose(voxel_volume(m, (0.5, 2.0, 3.0)), 6 * 3.0) and isinstance(voxel_volume(m, (1, 1, 1)), float)
+
+
+mk.check("volume_area", _va_inverted_sign, _va_against_trimesh, _va_voxels, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex2_text
+# ## Exercise 2 — Put the mesh on the scan (3 points)
+#
+# `verts_vox` are voxel indices, so the mesh sits at the wrong place and size in any viewer that shows the
+# scan in millimetres. Implement `place_mesh(vertices, faces, affine)`: map every vertex through the 4×4
+# `affine` (world = `affine[:3, :3] @ v + affine[:3, 3]`) and return `(world_vertices, faces)`. An affine that
+# mirrors an axis (negative determinant of `affine[:3, :3]`, like this one) turns the mesh inside out: in that
+# case reverse the order of each face's vertices so the faces still point outwards (positive volume).
+
+# %% solution id=ex2_answer exercise=place_mesh
+def place_mesh(vertices, faces, affine):
+    """Vertices mapped to world mm by ``affine``; faces reversed when the affine mirrors."""
+    ### BEGIN SOLUTION
+    a = np.asarray(affine, dtype=float)
+    world = np.asarray(vertices, dtype=float) @ a[:3, :3].T + a[:3, 3]
+    f = np.asarray(faces)
+    if np.linalg.det(a[:3, :3]) < 0:
+        f = f[:, ::-1]
+    return world, f.copy()
+    ### END SOLUTION
+
+# %% tests id=ex2_tests points=3
+def test_lands_on_the_label():
+    """the mesh's box matches the label's world box within one voxel. Hint: v @ A[:3, :3].T + A[:3, 3]"""
+    w, _ = place_mesh(verts_vox, faces_vox, affine)
+    centres = np.argwhere(labels) @ affine[:3, :3].T + affine[:3, 3]
+    assert np.all(np.abs(w.min(0) - centres.min(0)) <= 1.5) and np.all(np.abs(w.max(0) - centres.max(0)) <= 1.5)
+
+
+def test_outward_after_mirroring():
+    """the placed mesh has a positive volume equal to the voxel volume. Hint: reverse faces if det < 0"""
+    import trimesh
+
+    w, f = place_mesh(verts_vox, faces_vox, affine)
+    vol = trimesh.Trimesh(w, f, process=False).volume
+    assert vol > 0 and abs(vol / voxel_volume(labels, spacing) - 1) < 0.03
+
+
+mk.check("place_mesh", test_lands_on_the_label, test_outward_after_mirroring, budget=10)
+### BEGIN HIDDEN TESTS
+def _pm_no_mirror_keeps_faces():
+    a = np.diag([2.0, 3.0, 4.0, 1.0])
+    a[:3, 3] = (1, 2, 3)
+    w, f = place_mesh(np.array([[0, 0, 0], [1, 1, 1]], float), np.array([[0, 1, 1]]), a)
+    assert np.allclose(w, [[1, 2, 3], [3, 5, 7]]) and np.array_equal(f, [[0, 1, 1]])
+
+
+def _pm_rotation():
+    th = np.deg2rad(30)
+    a = np.eye(4)
+    a[:2, :2] = [[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]]
+    w, _ = place_mesh(np.array([[1.0, 0, 0]]), np.array([[0, 0, 0]]), a)
+    assert np.allclose(w, [[np.cos(th), np.sin(th), 0]])
+
+
+def _pm_mirror_flips():
+    w, f = place_mesh(verts_vox, faces_vox, np.diag([-1.0, 1, 1, 1]))
+    assert np.array_equal(f, faces_vox[:, ::-1]) and np.allclose(w[:, 0], -verts_vox[:, 0])
+
+
+mk.check("place_mesh", _pm_no_mirror_keeps_faces, _pm_rotation, _pm_mirror_flips, budget=10, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex3_text
+# ## Exercise 3 — A face budget under a Hausdorff bound (4 points)
+#
+# `hausdorff(a, b)`: the symmetric Hausdorff distance between two point sets `(N, 3)` and `(M, 3)` — the
+# largest distance from any point of one set to the nearest point of the other (use `cKDTree(...).query`).
+#
+# `pick_budget(mesh, budgets, bound)`: `mesh` is a `mk.meshes.LabelMesh`. Return the **smallest** budget in
+# `budgets` for which `mk.meshes.decimate(mesh, budget)` stays within `bound` mm of the original, measured as
+# `hausdorff` between the two meshes' `.vertices`; `None` if no budget does.
+
+# %% solution id=ex3_answer exercise=budget
+def hausdorff(a, b):
+    """Symmetric Hausdorff distance between two point sets."""
+    ### BEGIN SOLUTION
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(max(cKDTree(b).query(a)[0].max(), cKDTree(a).query(b)[0].max()))
+    ### END SOLUTION
+
+
+def pick_budget(mesh, budgets, bound):
+    """Smallest face budget whose decimated mesh stays within ``bound`` (Hausdorff of vertices)."""
+    ### BEGIN SOLUTION
+    for budget in sorted(budgets):
+        if hausdorff(mk.meshes.decimate(mesh, budget).vertices, mesh.vertices) <= bound:
+            return budget
+    return None
+    ### END SOLUTION
+
+# %% tests id=ex3_tests points=4
+organ = mk.meshes.label_mesh(labels, 1, affine, name="organ")
+
+
+def test_hausdorff_small():
+    """two points vs one point. Hint: the max over both directions of the nearest-neighbour distance"""
+    assert np.isclose(hausdorff([[0, 0, 0], [3, 0, 0]], [[0, 0, 0]]), 3.0)
+    assert np.isclose(hausdorff([[0, 0, 0]], [[0, 4, 0], [0, 0, 1]]), 4.0)
+
+
+def test_budget_respects_the_bound():
+    """the chosen budget is under the bound and the next smaller one is not. Hint: try budgets small to large"""
+    budgets = [50, 200, 800, 3000]
+    b = pick_budget(organ, budgets, 1.0)
+    assert b in budgets
+    assert hausdorff(mk.meshes.decimate(organ, b).vertices, organ.vertices) <= 1.0
+    smaller = [x for x in budgets if x < b]
+    assert not smaller or hausdorff(mk.meshes.decimate(organ, smaller[-1]).vertices, organ.vertices) > 1.0
+
+
+mk.check("budget", test_hausdorff_small, test_budget_respects_the_bound, budget=20)
+### BEGIN HIDDEN TESTS
+def _bu_none_when_impossible():
+    assert pick_budget(organ, [8, 12], 0.01) is None
+
+
+def _bu_unsorted_input():
+    assert pick_budget(organ, [3000, 50, 800, 200], 1.0) == pick_budget(organ, [50, 200, 800, 3000], 1.0)
+
+
+def _bu_hausdorff_symmetric():
+    rng = np.random.default_rng(3)
+    a, b = rng.random((40, 3)), rng.random((30, 3)) + 0.5
+    assert np.isclose(hausdorff(a, b), hausdorff(b, a)) and hausdorff(a, a) == 0.0
+
+
+mk.check("budget", _bu_none_when_impossible, _bu_unsorted_input, _bu_hausdorff_symmetric, budget=20, hidden=True)
+### END HIDDEN TESTS
