@@ -146,6 +146,10 @@ class DevicePolicy:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
 
+    def signature(self) -> str:
+        """The key of this machine, torch build and (on CPU) thread count in the measured-choice cache."""
+        return machine_signature(self.device, self.gpu, self.num_threads if self.device_type == "cpu" else None)
+
     def with_setting(self, precision: str, memory_format: str, reason: str) -> DevicePolicy:
         """Return a copy with a measured ``precision`` and ``memory_format`` and the reason for them."""
         return replace(self, precision=precision, memory_format=memory_format, reason=reason, auto_precision=False)
@@ -283,8 +287,9 @@ def calibration_file() -> Path:
     return data_dir() / CALIBRATION_FILE
 
 
-def machine_signature(device: str = "cpu", gpu: dict[str, Any] | None = None) -> str:
-    """Return a short key for this hardware + torch build: CPU or GPU model, cores, bf16 units, torch version."""
+def machine_signature(device: str = "cpu", gpu: dict[str, Any] | None = None, threads: int | None = None) -> str:
+    """Return a short key for this hardware + torch build: CPU or GPU model, cores (and CPU threads used),
+    bf16 units, torch version."""
     import importlib.metadata as md
 
     try:
@@ -296,6 +301,8 @@ def machine_signature(device: str = "cpu", gpu: dict[str, Any] | None = None) ->
     else:
         c = cpu_features()
         hw = f"{c['model']}|{c['cores']}c|amx{int(c['amx_bf16'])}|avx512bf16{int(c['avx512_bf16'])}"
+        if threads:
+            hw += f"|{threads}t"
     return f"{device.split(':')[0]}|{hw}|torch{torch_version}"
 
 

@@ -107,8 +107,8 @@ mk.check("check_geometry", _geo_threshold_and_types, _geo_nan_labels_errors, _ge
 #   with the same `data_hash` form a group; the path that sorts first is the original and every other
 #   path of the group is a duplicate.
 # * `find_flipped(table)` returns the sorted list of paths whose `orientation` differs from the most
-#   common orientation **of the rows of the same `format`** (DICOM and NIfTI tools report different
-#   axis conventions, so compare NIfTI with NIfTI and DICOM with DICOM).
+#   common orientation **of the rows of the same `format`** (`"nifti"` or `"dicom"`: DICOM and NIfTI
+#   tools report different axis conventions, so compare NIfTI with NIfTI and DICOM with DICOM).
 
 # %% solution id=ex2_answer exercise=duplicates_flips
 def find_duplicates(table):

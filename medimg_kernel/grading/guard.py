@@ -54,6 +54,25 @@ def stamp_mac(secret: bytes, cell: str, ok: bool) -> str:
     return hmac.new(secret, f"{cell}|{int(ok)}".encode(), hashlib.sha256).hexdigest()
 
 
+_LIBRARY_DIRS = tuple({os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix)})
+
+
+def _library_wrapper(old: Any, new: Any) -> bool:
+    """A library's own wrapper around the same function (torch wraps ``torch.manual_seed`` when its
+    compiler first loads): restored, but not counted as tampering. Code written in a notebook cell
+    never qualifies."""
+    import inspect
+
+    try:
+        if new is None or inspect.unwrap(new) is not inspect.unwrap(old):
+            return False
+    except ValueError:
+        return False
+    code = getattr(new, "__code__", None)
+    path = os.path.realpath(getattr(code, "co_filename", "") or "") if code is not None else ""
+    return bool(path) and path.startswith(_LIBRARY_DIRS)
+
+
 def _callable_entries(mod: types.ModuleType) -> dict[str, Any]:
     return {k: v for k, v in vars(mod).items()
             if (callable(v) or isinstance(v, types.ModuleType)) and not k.startswith("__")}
@@ -97,11 +116,13 @@ class _Guard:
             d = vars(mod)
             for k, v in entries.items():
                 if d.get(k) is not v:
+                    benign = _library_wrapper(v, d.get(k))
                     try:
                         setattr(mod, k, v)
                     except (AttributeError, TypeError):
                         d[k] = v
-                    changed.append(f"{name}.{k}")
+                    if not benign:
+                        changed.append(f"{name}.{k}")
         changed += self._restore_lazy_exports()
         if sys.modules.get("medimg_kernel") is not None:
             for name in list(self.modules):

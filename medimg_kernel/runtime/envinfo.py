@@ -114,9 +114,9 @@ def environment_report(device: str | None = None, precision: str | None = None) 
 
 def _precision_choices(policy: Any) -> list[dict[str, Any]]:
     """The measured precision choices cached for this machine: model, shape class, choice and why."""
-    from ..device import cached_choices, machine_signature
+    from ..device import cached_choices
 
-    entries = cached_choices(machine_signature(policy.device, policy.gpu))
+    entries = cached_choices(policy.signature())
     return [{"model": e.get("model"), "shape": e.get("shape"), "choice": e.get("choice"), "why": e.get("why"),
              "measured_at": e.get("measured_at")} for e in entries.values()]
 

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..device import DevicePolicy, cached_choices, machine_signature, store_choice
+from ..device import DevicePolicy, cached_choices, store_choice
 from .contract import first_conv
 from .data import batch_len, index_batch
 
@@ -192,7 +192,7 @@ def calibrate(model: nn.Module, x: Any, y: Any, loss_fn: Callable[..., torch.Ten
     n = batch_len(x)
     batch_size = batch_size or n
     budget_s = BUDGET_S if budget_s is None else float(budget_s)
-    machine = machine_signature(policy.device, policy.gpu)
+    machine = policy.signature()
     model_sig, shape = signature(model, x, batch_size, task)
     key = f"{machine}||{model_sig}||{shape}"
     if use_cache and not force:
@@ -292,7 +292,7 @@ def choose_policy(policy: DevicePolicy, model: nn.Module, x: Any, y: Any, loss_f
     cal = None
     try:
         if distributed:
-            machine = machine_signature(policy.device, policy.gpu)
+            machine = policy.signature()
             model_sig, shape = signature(model, x, batch_size, task)
             hit = cached_choices(machine).get(f"{machine}||{model_sig}||{shape}")
             if hit is not None:
@@ -329,7 +329,7 @@ def recalibrate(device: str | None = None, *, budget_s: float | None = None) -> 
     from .losses import build_loss
 
     policy = device_policy_for_calibration(device)
-    clear_choices(machine_signature(policy.device, policy.gpu))
+    clear_choices(policy.signature())
     dev = policy.torch_device()
     out = []
     for name, case in representative_cases(dev.type == "cuda").items():

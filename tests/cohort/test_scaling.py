@@ -16,7 +16,6 @@ def test_curve_measures_each_size(dask_client):
     curve = mk.cohort.speedup_curve(dask_client, (6, 12, 24), n_tasks=4, progress=False)
     assert list(curve["size"]) == [6, 12, 24] and (curve.workers == 2).all()
     assert (curve.serial_s > 0).all() and (curve.parallel_s > 0).all()
-    assert curve.task_s.iloc[-1] > curve.task_s.iloc[0]  # work grows with the size
     assert curve.speedup.tolist() == pytest.approx((curve.serial_s / curve.parallel_s).tolist())
     fig = mk.cohort.plot_speedup(curve)
     assert fig.axes[0].get_xscale() == "log" and len(fig.axes[0].lines) >= 3

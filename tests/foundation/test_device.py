@@ -137,6 +137,8 @@ def test_choice_cache_lives_in_the_data_folder(tmp_path, monkeypatch):
     assert calibration_file().is_relative_to(tmp_path) and cached_choices() == {}
     here = machine_signature("cpu")
     assert torch.__version__.split("+")[0] in here
+    pol = device_policy(device="cpu")  # a choice measured on N threads is not reused on another count
+    assert f"|{pol.num_threads}t|" in pol.signature() and pol.signature() != here
     store_choice("k1", {"machine": here, "choice": "bf16+channels_last", "why": "measured"})
     store_choice("k2", {"machine": "other-machine", "choice": "fp32+contiguous", "why": "measured"})
     stored = json.loads(calibration_file().read_text())["entries"]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from medimg_kernel.cli import main
-from medimg_kernel.device import cached_choices, device_policy, machine_signature, store_choice
+from medimg_kernel.device import cached_choices, device_policy, store_choice
 
 
 @pytest.fixture()
@@ -19,7 +19,7 @@ def test_env_lists_cached_choices_with_their_reason(data, capsys):
     main(["env"])
     assert "measured precision: none yet" in capsys.readouterr().out
     pol = device_policy()
-    here = machine_signature(pol.device, pol.gpu)
+    here = pol.signature()
     store_choice(f"{here}||Net|10p|classification||1x8x8|b16",
                  {"machine": here, "model": "Net|10p|classification", "shape": "1x8x8|b16",
                   "choice": "bf16+channels_last", "why": "measured 4 settings: bf16+channels_last x1.31 vs fp32"})
@@ -37,7 +37,7 @@ def test_env_lists_cached_choices_with_their_reason(data, capsys):
 @pytest.mark.slow
 def test_recalibrate_replaces_this_machines_choices(data, capsys):
     pol = device_policy()
-    here = machine_signature(pol.device, pol.gpu)
+    here = pol.signature()
     store_choice("stale", {"machine": here, "model": "Old", "shape": "s", "choice": "bf16+contiguous", "why": "old"})
     assert main(["env", "--recalibrate"]) == 0
     out = capsys.readouterr().out

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import medimg_kernel.train.calibrate as calibrate_module
-from medimg_kernel.device import cached_choices, device_policy, machine_signature
+from medimg_kernel.device import cached_choices, device_policy
 from medimg_kernel.models import build_model
 from medimg_kernel.train import Trainer
 from medimg_kernel.train.calibrate import MIN_GAIN, calibrate, candidates, choose_policy, decide
@@ -79,7 +79,7 @@ def test_measures_caches_and_leaves_the_model_alone():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert next(model.parameters()).is_contiguous()
     # cached: the same machine, model signature and shape class read the choice back without measuring
-    entries = cached_choices(machine_signature("cpu"))
+    entries = cached_choices(pol.signature())
     assert list(entries) == [cal.key] and entries[cal.key]["choice"] == cal.choice
     again = calibrate(model, x[:12], y[:12], _ce, pol, task="classification", batch_size=12)  # 12 and 16: one class
     assert again.cached and again.choice == cal.choice and again.samples_per_s == pytest.approx(
