@@ -25,6 +25,7 @@ $(BIN)/.medimg-installed: pyproject.toml
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/medimg kernel install
+	$(BIN)/medimg labextension install
 	touch $@
 
 lint: setup

@@ -109,7 +109,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="smaller sizes and cohorts (a minute)")
     ap.add_argument("--json", help="write the figures to this JSON file")
     args = ap.parse_args()
-    sizes = [8, 16, 32, 64] if args.quick else [8, 16, 32, 48, 64, 96, 128]
+    sizes = [8, 16, 32, 64] if args.quick else [8, 16, 32, 48, 64, 96, 128, 192]
     load0 = os.getloadavg()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
           f"{load0[0]:.1f} (other jobs running make the absolute times noisy; the ratios are measured interleaved)")

@@ -14,7 +14,7 @@ and the ratios the issue asks for:
 
 Absolute times depend on the machine's load (printed with the results): trust the ratios.
 
-    python benchmarks/deploy_bench.py [--runs 40] [--warmup 5] [--epochs 5] [--json benchmarks/results/deploy_bench.json]
+    python benchmarks/deploy_bench.py [--runs 40] [--warmup 5] [--epochs 10] [--json benchmarks/results/deploy_bench.json]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def run_model(label, spec, folder, args):
     mk.seed_everything(0)
     net = mk.build_model(spec["name"], 2, 1, 2, **spec["kwargs"])
     data = synthetic_split(spec["task"], spec["size"], n_train=128, n_heldout=48, seed=0)
-    if spec["train"]:  # as in the lesson's smoke tier: 128 images, batch 8, lr 3e-3
+    if spec["train"]:  # as in the lesson's smoke tier: 128 images, batch 8, lr 3e-3, 10 epochs
         mk.Trainer(net, task=spec["task"], max_epochs=args.epochs, batch_size=8, lr=3e-3, progress=False,
                    precision="fp32", seed=0).fit((data["train_images"], data["train_targets"]))
     arch = {"name": spec["name"], "spatial_dims": 2, "in_channels": 1, "out_channels": 2, "kwargs": spec["kwargs"]}
@@ -71,7 +71,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--json", help="write the results as JSON here (e.g. benchmarks/results/deploy_bench.json)")
     args = ap.parse_args(argv)
     out = {"machine": mk.deploy.machine_info(), "models": {}, "targets": {}}

@@ -35,7 +35,8 @@ pytestmark = pytest.mark.slow
 def run(request, tmp_path_factory) -> DryRun:
     """One full pipeline run per assignment, shared by the tests below."""
     name = request.param
-    return dry_run(COURSE, name, tmp_path_factory.mktemp(name) / "course")
+    # two graders at a time (autograde --jobs 2 gives the same gradebook as a serial run: tested elsewhere)
+    return dry_run(COURSE, name, tmp_path_factory.mktemp(name) / "course", jobs=2)
 
 
 def _nb(path: Path):

@@ -75,7 +75,7 @@ def browser(tmp_path_factory):
 def test_niivue_draws_label_meshes_with_the_volume(lab, browser):
     notebook(
         lab.root / "meshes_niivue.ipynb",
-        [SETUP, "v = mk.view(m.t1, affine=m.affine, meshes=meshes[1], render='3d', height=320)\nv"],
+        [SETUP, "v = mk.view(m.t1, affine=m.affine, meshes=meshes[1], render='3d', height=320, show_3d_crosshair=False)\nv"],
     )
     nb = NotebookPage(browser, lab, "meshes_niivue.ipynb")
     nb.run_all(timeout_ms=180_000)
@@ -83,6 +83,7 @@ def test_niivue_draws_label_meshes_with_the_volume(lab, browser):
     png, _ = wait_for_pixels(canvas, lambda f: f["nonblack"] > 0.05, timeout=240)
     _save("niivue_mesh_in_volume.png", png)
     assert fractions(rgb_of(png))["gray"] > 0.03  # the rendered T1 hides the white matter inside it
+    assert _colour_share(rgb_of(png), (0, 200, 0)) < 0.002
     # hide the volume: the white-matter mesh is there, in its label colour (green), in world mm
     nb.run_code("v.set_opacity('image', 0.0)")
     png = _wait_colour(canvas, (0, 200, 0), 0.01)
