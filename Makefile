@@ -23,6 +23,9 @@ setup: $(BIN)/.medimg-installed
 $(BIN)/.medimg-installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
+	# torch first, on its own: alone, pip takes the CPU wheel where one lies on disk (or keeps the CUDA build a
+	# GPU box installed before); resolved together with everything else it may pick a 5 GB CUDA build
+	$(BIN)/python -m pip install --quiet "torch>=2.2,<2.14"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/medimg kernel install
 	$(BIN)/medimg labextension install
