@@ -146,7 +146,7 @@ def parse_policy(data: Any, where: str = POLICY_NAME, known: list[str] | None = 
     for name, spec in raw.items():
         key = f"assignments.{name}"
         if known is not None and name not in known:
-            raise _err(where, key, f"no such assignment in source/; known: {', '.join(known)}")
+            raise _err(where, key, f"no such assignment in source/; known: {', '.join(known) or 'none yet'}")
         spec = spec or {}
         if not isinstance(spec, dict):
             raise _err(where, key, "expected a mapping with weight, required, due, objectives")

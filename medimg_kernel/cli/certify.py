@@ -126,9 +126,12 @@ def _certify(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from ..certification.certificates import verify_certificate
-    from ..certification.signing import load_public_key
+    from ..certification.signing import PREFIX, SignatureError, load_public_key
 
-    result = verify_certificate(args.certificate, load_public_key(args.public_key))
+    target = str(args.certificate)
+    if not target.strip().startswith(PREFIX + ".") and not Path(target).is_file():
+        raise SignatureError(f"{target}: no such file; pass a certificate .pdf/.html or a {PREFIX}. code")
+    result = verify_certificate(target, load_public_key(args.public_key))
     if args.json:
         print(json.dumps({"valid": True, "certificate_id": result.certificate_id, **result.fields}, indent=2))
     else:
