@@ -116,7 +116,9 @@ def run_notebook(
     metrics_file = out_dir / f".{path.stem}.metrics.jsonl"
     metrics_file.unlink(missing_ok=True)
     env = dict(os.environ, MEDIMG_TIER=tier, **{METRICS_ENV: str(metrics_file)})
-    env.setdefault("MPLBACKEND", "agg")
+    # the inline backend keeps every figure in the executed copy (agg would draw them and drop them)
+    if env.get("MPLBACKEND", "agg").lower() == "agg":
+        env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     from traitlets.config import Config
 
     config = Config()

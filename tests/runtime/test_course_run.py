@@ -67,3 +67,20 @@ def test_welcome_notebook_runs(tmp_path, repo_root):
     assert m["checks_passed"] == m["checks_total"], "\n".join(tables)
     # the speed-up itself is a timing: benchmarks/precision_policy.py measures it; here it must be recorded
     assert "policy_speedup_vs_fp32" in m
+
+
+def test_executed_copy_keeps_its_figures(tmp_path, monkeypatch):
+    """A headless run keeps every figure in the executed copy, even where MPLBACKEND=agg is set."""
+    monkeypatch.setenv("MPLBACKEND", "agg")
+    _nb(tmp_path / "01_plot.ipynb", "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()",
+        "fig, ax = plt.subplots()\nax.imshow([[0, 1], [1, 0]]);")
+    res = subprocess.run([sys.executable, "-m", "medimg_kernel", "course", "run", "--tier", "smoke",
+                          "--out-dir", "out", "01_plot.ipynb"], capture_output=True, text=True, timeout=600,
+                         cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    [copy] = list((tmp_path / "out").rglob("01_plot.ipynb"))
+    nb = nbformat.read(str(copy), as_version=4)
+    plots = [c for c in nb.cells if "plt." in c.source]
+    assert len(plots) == 2
+    for cell in plots:
+        assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"no figure kept for: {cell.source!r}"
