@@ -15,4 +15,5 @@ cd "$here"
 rm -rf lib tsconfig.tsbuildinfo "$repo/medimg_kernel/labextension"
 npx tsc
 jupyter-builder build . >/dev/null
+"$here/fingerprint.sh" >"$repo/medimg_kernel/labextension/source.sha256"
 du -sb "$repo/medimg_kernel/labextension/static" | awk '{printf "built medimg_kernel/labextension (%d bytes of static assets)\n", $1}'
