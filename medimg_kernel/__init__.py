@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "build_model": "models:build_model",
     "Trainer": "train:Trainer",
     "seed_everything": "train:seed_everything",
+    "infer": "train.placement:infer",
     "dice_per_class": "train.dice:dice_per_class",
     "available_models": "models:available_models",
     # viewing

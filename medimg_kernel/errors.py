@@ -28,6 +28,7 @@ __all__ = [
     "ClusterError",
     "StorageError",
     "BadPathError",
+    "StrictDeviceError",
 ]
 
 
@@ -80,6 +81,10 @@ class ShapeMismatchError(MedimgKernelError, ValueError):
 
 class TrainingError(MedimgKernelError, RuntimeError):
     """Training cannot continue (NaN loss, bad labels, ...)."""
+
+
+class StrictDeviceError(MedimgKernelError, RuntimeError):
+    """Strict-device mode: a model the Trainer placed was called directly by lesson code (use ``mk.infer``)."""
 
 
 class CheckpointError(MedimgKernelError):

@@ -52,13 +52,16 @@ _LESSON_PARAMS: dict[str, dict[str, dict[str, Any]]] = {}
 
 
 def auto_tier() -> str:
-    """Pick a tier from the hardware: ``full`` on a GPU with ≥ 40 GB, ``standard`` on other GPUs, else ``smoke``."""
+    """Pick a tier from the hardware: ``standard`` on any GPU (CUDA or MPS), else ``smoke``.
+
+    ``auto`` never picks ``full``: that tier downloads the whole datasets (several GB for some lessons),
+    so it runs only when asked for by name (``--tier full`` or ``MEDIMG_TIER=full``).
+    """
     try:
         import torch
 
         if torch.cuda.is_available():
-            mem = torch.cuda.get_device_properties(0).total_memory / 2**30
-            return "full" if mem >= 40 else "standard"
+            return "standard"
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return "standard"
     except Exception:  # pragma: no cover - torch missing or broken

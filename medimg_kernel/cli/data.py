@@ -14,7 +14,27 @@ def _manifests(args: argparse.Namespace) -> list[str]:
     return list(getattr(args, "manifest", None) or [])
 
 
+def _cmd_list_offline(args: argparse.Namespace) -> int:
+    from ..data.offline import offline_catalogue
+
+    rows = offline_catalogue()
+    if args.json:
+        json.dump([r.to_dict() for r in rows], sys.stdout, indent=1)
+        print()
+        return 0
+    width = max((len(r.name) for r in rows), default=4)
+    for r in rows:
+        shape = "×".join(str(s) for s in r.shape)
+        print(f"  {r.name:<{width}}  {r.modality[:26]:<26} {shape:<18} {r.package:<10} {r.license[:60]}")
+    mods = {r.modality.split(" ")[0] for r in rows}
+    print(f"{len(rows)} real files in installed packages, {len(mods)} modalities, nothing downloaded "
+          "(shapes read from file headers; pip install pydicom-data adds US, CR, SEG)")
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
+    if getattr(args, "offline", False):
+        return _cmd_list_offline(args)
     from ..data.fetcher import is_cached
     from ..data.registry import registry
 
@@ -181,6 +201,9 @@ def register(subparsers: Any) -> None:
         "--json", action="store_true", help="JSON list with name, license, cached and files (urls, hashes)"
     )
     s.add_argument("--source", choices=["remote", "package", "synthetic"], help="only this kind of dataset")
+    s.add_argument("--offline", action="store_true",
+                   help="catalogue of real images shipped inside installed packages (modality, shape, licence); "
+                        "uses no network")
     s.set_defaults(func=_cmd_list)
 
     s = sub.add_parser("info", parents=[common], help="show one registry entry")

@@ -32,6 +32,13 @@ log = logging.getLogger(__name__)
 _CHUNK = 256 << 10
 
 
+def announce_bytes() -> int:
+    """Downloads larger than this many bytes print their size and destination first (``MEDIMG_ANNOUNCE_BYTES``,
+    default 1 GB)."""
+    raw = os.environ.get("MEDIMG_ANNOUNCE_BYTES", "").strip()
+    return int(raw) if raw.isdigit() else 10**9
+
+
 def format_bytes(n: int) -> str:
     """``1536`` -> ``'1.5 KiB'``: a byte count for messages."""
     size = float(n)
@@ -116,6 +123,7 @@ class ResumableHTTPDownloader:
         self.headers = {"Accept-Encoding": "identity", **(headers or {})}
         self.expected_size = expected_size
         self.max_bytes = max_bytes
+        self._announced = False
         self.resumed_from: list[int] = []  # byte offsets at which a Range request was made (for tests/logs)
 
     def __repr__(self) -> str:
@@ -201,6 +209,10 @@ class ResumableHTTPDownloader:
             limit, why = self._limit()
             if limit is not None and total is not None and total > limit:
                 raise self._too_large(url, f"the server announces {format_bytes(total)}", why)
+            if total is not None and total > announce_bytes() and not self._announced:
+                self._announced = True
+                print(f"downloading {format_bytes(total)} from {url} to {self.partial.parent.parent} "
+                      "(set MEDIMG_DATA to put it elsewhere)", flush=True)
             mode = "ab" if have else "wb"
             with (
                 open(self.partial, mode) as out,

@@ -31,6 +31,7 @@ from .losses import build_loss, model_out_channels
 from .metrics import MetricSet
 from .oom import OOMBackoff, is_oom
 from .optim import build_optimizer, build_scheduler, step_epoch_end, steps_per_batch
+from .placement import place
 from .progress import LivePlot, ProgressBar
 from .rng import rng_state, seed_everything, set_rng_state
 
@@ -226,7 +227,7 @@ class Trainer:
         self._dist = D.init_distributed(self.policy.device_type)
         self.policy.apply_threads(processes=self._dist.local_world_size)
         self.policy.apply_backend_flags(self.deterministic)
-        self.model.to(self.device)
+        place(self.model, self.device, autocast_dtype=self.policy.autocast_dtype)  # strict-device guard too
         self._is_main = self._dist.is_main
 
     def _choose_precision(self, src: Any, total_steps: int) -> None:
@@ -239,6 +240,7 @@ class Trainer:
             self.policy, self.model, x, y, self._loss, task=self.task, batch_size=self.batch_size,
             total_steps=total_steps, distributed=self._dist.enabled,
             make_optimizer=lambda params: build_optimizer(spec, params, lr=self.lr, weight_decay=self.weight_decay))
+        place(self.model, self.device, autocast_dtype=self.policy.autocast_dtype)  # mk.infer follows the choice
 
     def _apply_memory_format(self, ndim: int) -> None:
         self._mem_fmt = self.policy.memory_format_for(ndim) if ndim in (4, 5) else torch.contiguous_format

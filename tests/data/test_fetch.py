@@ -149,3 +149,15 @@ def test_file_mirror_for_usb_sticks(manifest, data_dir, http_server, served_dir)
         served_dir / "origin" / "pneumoniamnist.npz"
     ).read_bytes()
     assert http_server.state.log == []
+
+
+def test_a_large_download_says_its_size_and_destination_first(manifest, data_dir, http_server, monkeypatch,
+                                                              capsys):
+    """Above MEDIMG_ANNOUNCE_BYTES (1 GB by default; lowered here) the size and the folder are printed first."""
+    monkeypatch.setenv("MEDIMG_ANNOUNCE_BYTES", "10")
+    fetch("test-mednist", data_dir=data_dir, manifests=[manifest], progressbar=False)
+    out = capsys.readouterr().out
+    assert out.count("downloading ") == 1 and str(data_dir / "test-mednist") in out and "MEDIMG_DATA" in out
+    monkeypatch.delenv("MEDIMG_ANNOUNCE_BYTES")
+    fetch("test-mednist", data_dir=data_dir / "again", manifests=[manifest], progressbar=False)
+    assert "downloading " not in capsys.readouterr().out  # a small file downloads quietly

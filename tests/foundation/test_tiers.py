@@ -24,3 +24,20 @@ def test_params_merge_order():
     assert tier_params("zz_test", tier="full")["max_steps"] is None
     with pytest.raises(ConfigError):
         register_lesson_params("zz_bad", {"gigantic": {}})
+
+
+def test_auto_never_picks_full_even_on_a_big_gpu(monkeypatch):
+    """auto -> standard on any GPU: `full` downloads whole datasets and runs only when named."""
+    import torch
+
+    from medimg_kernel.tiers import auto_tier
+
+    class Props:
+        total_memory = 141 * 2**30
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: Props())
+    assert auto_tier() == "standard"
+    monkeypatch.setenv("MEDIMG_TIER", "auto")
+    assert get_tier().name == "standard"
+    assert get_tier("full").name == "full"
