@@ -46,6 +46,8 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 def _trusted(filename: str) -> bool:
+    if filename.startswith("<"):  # generated code (torch.fx/export "<eval_with_key>", "<string>"), not a cell
+        return not filename.startswith(("<ipython-input", "<stdin>"))
     try:
         f = str(Path(filename).resolve())
     except (OSError, ValueError):
@@ -63,6 +65,9 @@ def _caller_outside_torch() -> str:
 
 def _pre_hook(module: nn.Module, args: tuple) -> None:
     if not strict_device():
+        return
+    compiling = getattr(torch.compiler, "is_compiling", None)
+    if compiling is not None and compiling():  # traced by torch.export / torch.compile, not a call
         return
     caller = _caller_outside_torch()
     if caller and not _trusted(caller):

@@ -43,6 +43,8 @@ def course_report(tmp_path_factory, artifacts_dir):
         [sys.executable, "-m", "medimg_kernel", "course", "run", "--tier", "smoke", "--report", str(report),
          "--out-dir", str(out), *only],
         capture_output=True, text=True, timeout=3600,
+        # strict-device mode: a lesson that calls a Trainer-placed model directly (a GPU-only crash) fails here
+        env=dict(os.environ, MEDIMG_STRICT_DEVICE="1"),
     )
     rep = json.loads(report.read_text())
     return res, rep
