@@ -16,6 +16,7 @@
 # | 1. The pointing game and its chance level | 3 |
 # | 2. A deletion curve and its AUC | 4 |
 # | 3. Spearman rank correlation for the randomisation check | 3 |
+# | 4. Written answer: Grad-CAM and its layer | 2 |
 
 # %% readonly id=setup
 import numpy as np
@@ -243,6 +244,29 @@ def _sp_threshold_and_abs():
 
 mk.check("randomization", _sp_reference_ties, _sp_constant, _sp_threshold_and_abs, budget=5, hidden=True)
 ### END HIDDEN TESTS
+
+# %% [markdown] readonly id=q4_text
+# ## Exercise 4 — Written answer (2 points, graded by your instructor)
+#
+# In lesson 09, Grad-CAM at the last convolution block gave a smooth but blocky map at ¼ of the image
+# resolution, and the block before it a map at ½ resolution. In two or three sentences: what does Grad-CAM
+# compute, why does its map depend on the layer you choose, and what do you trade when you move to an
+# earlier layer?
+
+# %% [markdown] manual id=q4_answer points=2
+# ### BEGIN SOLUTION
+# Grad-CAM takes the feature maps of one convolution layer, weights each by the average gradient of the
+# target class score with respect to it, sums them, keeps the positive part and upsamples the result to the
+# image, so the map has that layer's resolution and shows what that layer's features respond to. The last
+# block is the most class-specific (its features are what the classifier head uses) but coarse, so a small
+# lesion is smeared over a block; an earlier layer gives finer maps but its features are more generic (edges,
+# texture) and less specific to the class, so the map gets noisier and may highlight structure the decision
+# did not use. Name the layer with every map and re-run the pointing game and the randomisation check for it.
+# ### END SOLUTION
+
+# %% [markdown] rubric id=q4_rubric for=q4_answer
+# - 1: Grad-CAM weights one layer's feature maps by the (averaged) gradients of the target score and upsamples them, so the map has that layer's resolution and content
+# - 1: the trade-off: the last layer is class-specific but coarse; an earlier layer is finer but less class-specific (noisier), so the layer must be stated and checked
 
 # %% [markdown] readonly id=selfcheck
 # ## Self-check

@@ -17,6 +17,7 @@
 # | 2. Sensitivity per subgroup and the largest gap | 3 |
 # | 3. Temperature scaling | 3 |
 # | 4. Find the shortcut site | 2 |
+# | 5. Written answer: a real gap or noise? | 2 |
 
 # %% readonly id=setup
 import numpy as np
@@ -280,6 +281,27 @@ def _shortcut_other_names():
 
 mk.check("shortcut", _auc_matches_ranks, _shortcut_other_names, budget=5, hidden=True)
 ### END HIDDEN TESTS
+
+# %% [markdown] readonly id=q5_text
+# ## Exercise 5 — Written answer (2 points, graded by your instructor)
+#
+# At deployment a detector's sensitivity is 0.80 at site A (200 lesions) and 0.65 at site C (20 lesions).
+# In two or three sentences: is this 15-point gap evidence that the model underdiagnoses at site C, how
+# would you tell a real gap from noise, and what would you report?
+
+# %% [markdown] manual id=q5_answer points=2
+# ### BEGIN SOLUTION
+# Not yet: with 20 lesions one missed lesion moves the sensitivity by 5 points, and the standard error of
+# 0.65 on 20 positives is about √(0.65 · 0.35 / 20) ≈ 0.11, so its 95 % interval (Wilson 0.43–0.82,
+# bootstrap about 0.45–0.85) contains site A's 0.80; a two-proportion test gives p ≈ 0.12. Tell a real gap from noise with a bootstrap
+# confidence interval per site (resampling patients) or a two-proportion test, as `bias.flag_gaps` does.
+# Report each site's sensitivity with its interval and number of positives, say the gap is not established
+# (which is not the same as no gap), and collect more site-C cases before deciding.
+# ### END SOLUTION
+
+# %% [markdown] rubric id=q5_rubric for=q5_answer
+# - 1: says the gap may be noise because site C has few positives (one lesion = 5 points; wide interval / standard error about 0.1)
+# - 1: names a way to test it (bootstrap confidence intervals per site or a two-proportion test) and reports sensitivities with intervals and counts, not the gap alone
 
 # %% [markdown] readonly id=selfcheck
 # ## Self-check

@@ -17,6 +17,7 @@
 # | 1. Mesh volume and surface area vs the voxel count | 3 |
 # | 2. Fix a mesh left in voxel coordinates | 3 |
 # | 3. Decimate to a budget under a Hausdorff bound | 4 |
+# | 4. Written answer: surface distances | 2 |
 
 # %% readonly id=setup
 import numpy as np
@@ -236,3 +237,25 @@ def _bu_hausdorff_symmetric():
 
 mk.check("budget", _bu_none_when_impossible, _bu_unsorted_input, _bu_hausdorff_symmetric, budget=20, hidden=True)
 ### END HIDDEN TESTS
+
+# %% [markdown] readonly id=q4_text
+# ## Exercise 4 — Written answer (2 points, graded by your instructor)
+#
+# A predicted white-matter surface has a Dice of 0.90 with the truth, a mean surface distance of 0.7 mm,
+# an HD95 of 2 mm and a Hausdorff distance of 19 mm. In two or three sentences: what does each distance say
+# about the prediction, why can Dice and the mean distance look good while the Hausdorff distance is large,
+# and what would you report to a surgeon who plans a resection from this mesh?
+
+# %% [markdown] manual id=q4_answer points=2
+# ### BEGIN SOLUTION
+# The mean distance and HD95 say that the predicted boundary lies within about 1–2 mm of the true one almost
+# everywhere; the Hausdorff distance says that at one place it is 19 mm off (a stray island, a leak into a
+# neighbour, a spur). Dice and the mean average over the whole structure or surface, and HD95 ignores the
+# worst 5 % of points, so a small badly wrong region hardly moves them, while the Hausdorff distance is that
+# worst point. For surgical planning the worst case matters: report HD95 *and* the Hausdorff distance, show
+# where the largest errors are on the mesh, and check that region against the source images before use.
+# ### END SOLUTION
+
+# %% [markdown] rubric id=q4_rubric for=q4_answer
+# - 1: mean distance (and Dice) average over the surface and HD95 drops the worst 5 %, so a small badly wrong region barely changes them, while the Hausdorff distance is the single worst point (a stray island, leak or spur)
+# - 1: for a surgeon reports the worst case (Hausdorff or where the largest errors are) next to the mean/HD95, and checks that region against the images
