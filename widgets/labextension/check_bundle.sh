@@ -6,7 +6,8 @@
 # Stale means: the sha256 over the build's inputs (fingerprint.sh) differs from the one stored with the bundle
 # (source.sha256). That is an error; the rebuild is then left in the working tree: commit it.
 # A rebuild from unchanged sources that still differs in bytes means this machine's toolchain builds
-# differently (a note, printed with the first differences; the shipped bundle is put back untouched).
+# differently (a note, printed with the first differences). With unchanged sources the shipped bundle is
+# always put back untouched, so the check leaves a clean working tree.
 # remoteEntry.*.js embeds module ids derived from the checkout's absolute path and is never compared.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -28,8 +29,12 @@ if [ "${1:-}" != "--sources-only" ]; then
     if [ "$stale" = 0 ]; then
       echo "note: a rebuild from the same sources differs in bytes on this machine (node $(node --version), $(uname -m)); the shipped bundle is kept:"
       head -8 "$scratch/diff.txt" | cut -c1-200
-      rm -rf "$shipped" && cp -r "$scratch/shipped" "$shipped"
     fi
+  fi
+  # Sources unchanged: put the shipped bundle back byte for byte (remoteEntry's name depends on the checkout
+  # path, so even an identical build renames it). Stale: leave the fresh build in place to be committed.
+  if [ "$stale" = 0 ]; then
+    rm -rf "$shipped" && cp -r "$scratch/shipped" "$shipped"
   fi
 fi
 if [ "$stale" = 1 ]; then
