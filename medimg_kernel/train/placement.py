@@ -89,20 +89,22 @@ def place(model: nn.Module, device: torch.device | str, *, autocast_dtype: torch
 
 
 def _to(x: Any, device: torch.device) -> Any:
-    if isinstance(x, torch.Tensor):
-        t = x.as_tensor() if hasattr(x, "as_tensor") else x
-        return t.to(device, non_blocking=True)
-    if isinstance(x, np.ndarray):
-        a = x.astype(np.float32) if x.dtype.kind == "f" and x.dtype != np.float32 else x
-        return torch.from_numpy(np.ascontiguousarray(a)).to(device)
+    """Float arrays to float32 (models are float32), then the Trainer's own device transfer."""
+    from .data import to_device
+
+    def f32(v: Any) -> Any:
+        return v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+
     if isinstance(x, Mapping):
-        return {k: _to(v, device) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return type(x)(_to(v, device) for v in x)
-    if isinstance(x, (int, float, bool, str)) or x is None:
-        return x
-    raise ArgumentTypeError(f"mk.infer: cannot send a {type(x).__name__} to the model; pass a tensor, an array, "
-                            "or a dict/list/tuple of them")
+        x = {k: f32(v) for k, v in x.items()}
+    elif isinstance(x, (list, tuple)):
+        x = type(x)(f32(v) for v in x)
+    else:
+        x = f32(x)
+    if not isinstance(x, (torch.Tensor, np.ndarray, Mapping, list, tuple)):
+        raise ArgumentTypeError(f"mk.infer: cannot send a {type(x).__name__} to the model; pass a tensor, an array, "
+                                "or a dict/list/tuple of them")
+    return to_device(x, device)
 
 
 def _length(x: Any) -> int | None:
