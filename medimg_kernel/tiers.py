@@ -7,13 +7,18 @@ at published-result scale. Notebooks read their parameters with :func:`tier_para
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["TIERS", "Tier", "get_tier", "tier_params", "auto_tier", "register_lesson_params"]
+__all__ = ["TIERS", "Tier", "get_tier", "tier_params", "auto_tier", "register_lesson_params", "known_keys",
+           "OVERRIDES_ENV"]
+
+#: environment variable holding a JSON object of parameter overrides (``medimg course run --set KEY=VALUE``)
+OVERRIDES_ENV = "MEDIMG_SET"
 
 
 @dataclass(frozen=True)
@@ -88,11 +93,46 @@ def register_lesson_params(lesson: str, params: dict[str, dict[str, Any]]) -> No
     _LESSON_PARAMS[lesson] = params
 
 
+def known_keys(tier: str, lesson_params: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """Return the parameter names a lesson knows in ``tier``: the tier's defaults plus the lesson's own."""
+    t = get_tier(tier)
+    return sorted({"tier", *t.defaults, *((lesson_params or {}).get(t.name, {}))})
+
+
+def env_overrides() -> dict[str, Any]:
+    """Return the overrides in ``$MEDIMG_SET`` (a JSON object), or ``{}`` when it is unset."""
+    raw = os.environ.get(OVERRIDES_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        val = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"${OVERRIDES_ENV} is not a JSON object ({err.msg}): unset it or fix it") from None
+    if not isinstance(val, dict):
+        raise ConfigError(f"${OVERRIDES_ENV} must be a JSON object of parameter overrides: unset it or fix it")
+    return val
+
+
 def tier_params(lesson: str | None = None, tier: str | None = None, **overrides: Any) -> dict[str, Any]:
-    """Return the parameter dict for ``lesson`` in ``tier``: tier defaults, lesson overrides, then ``overrides``."""
+    """Return the parameter dict for ``lesson`` in ``tier``: tier defaults, lesson overrides, then ``overrides``.
+
+    For a lesson, the overrides in ``$MEDIMG_SET`` (set by ``medimg course run --set KEY=VALUE``) come last;
+    a key the lesson does not know raises :class:`~medimg_kernel.errors.ConfigError` listing the keys it knows.
+    """
     t = get_tier(tier)
     params: dict[str, Any] = {"tier": t.name, **t.defaults}
     if lesson is not None:
-        params.update(_LESSON_PARAMS.get(lesson, {}).get(t.name, {}))
+        own = _LESSON_PARAMS.get(lesson, {})
+        params.update(own.get(t.name, {}))
+        params.update(overrides)
+        env = env_overrides()
+        unknown = sorted(set(env) - set(known_keys(t.name, own)) - set(overrides))
+        if unknown:
+            raise ConfigError(
+                f"--set key(s) {', '.join(unknown)} unknown to lesson {lesson!r} in tier {t.name!r}; "
+                f"it knows: {', '.join(known_keys(t.name, own))}"
+            )
+        params.update(env)
+        return params
     params.update(overrides)
     return params

@@ -23,6 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--out-dir", default="course_runs", help="folder for executed copies (default: course_runs)")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                      help="extra notebook parameter (VALUE parsed as JSON when possible); repeatable")
+    run.add_argument("--set", dest="sets", action="append", default=[], metavar="[LESSON:]KEY=VALUE",
+                     help="override a lesson's tier parameter (VALUE parsed as YAML, e.g. n_train=48 or "
+                          "\"options={n: 600}\"); LESSON (a number like 05, or a file stem) limits it to one "
+                          "notebook; repeatable. Unknown keys fail before any notebook runs")
+    run.add_argument("--manifest", action="append", default=[], metavar="FILE.yaml",
+                     help="extra dataset registry file for the kernels (may redefine a dataset by name); repeatable")
+    run.add_argument("--jobs", type=int, default=1, metavar="N", help="run N notebooks at once (default 1)")
     run.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3 of this env)")
     run.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     run.set_defaults(func=_run)
@@ -53,7 +60,8 @@ def _run(args: argparse.Namespace) -> int:
     from ..runtime.runner import run_course
 
     rep = run_course(args.notebooks or None, tier=args.tier, out_dir=args.out_dir, report=args.report,
-                     parameters=_parse_params(args.param), kernel_name=args.kernel, progress=True)
+                     parameters=_parse_params(args.param), kernel_name=args.kernel, progress=True,
+                     sets=args.sets, manifests=args.manifest, jobs=args.jobs)
     if args.json:
         print(json.dumps(rep, indent=2))
     else:
@@ -63,7 +71,8 @@ def _run(args: argparse.Namespace) -> int:
             if nb["error"]:
                 line += f"\n      cell {nb['cell']}: {nb['error']}"
             print(line)
-        print(f"total {rep['total_seconds']:.1f}s, tier {rep['tier']}")
+        print(f"total {rep['total_seconds']:.1f}s, tier {rep['tier']}"
+              + (f", overrides: {' '.join(rep['overrides'])}" if rep["overrides"] else ""))
     return 0 if all(nb["status"] == "ok" for nb in rep["notebooks"]) else 1
 
 

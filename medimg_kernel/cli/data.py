@@ -62,12 +62,25 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_twin(args: argparse.Namespace) -> int:
+    from ..data.twins import write_twins
+
+    path = write_twins(args.names, args.out, base_url=args.base_url, n=args.n, seed=args.seed)
+    print(f"wrote {len(args.names)} twin(s) and {path}; use it with MEDIMG_REGISTRY={path} "
+          f"or `medimg course run --manifest {path}`")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from ..data.fetcher import dataset_path, is_cached
-    from ..data.registry import dataset_info
+    from ..data.registry import dataset_info, redefinitions
 
     e = dataset_info(args.name, _manifests(args))
     d = e.to_dict()
+    redef = redefinitions(_manifests(args)).get(e.name)
+    if redef is not None:
+        d["redefined_by"] = redef[0]
+        print(f"note: dataset {e.name!r} is redefined by {redef[0]} (replacing {redef[1]})", file=sys.stderr)
     d["cached"] = is_cached(e, args.data_dir)
     d["path"] = str(dataset_path(e.name, args.data_dir, _manifests(args)))
     if args.json:
@@ -248,6 +261,18 @@ def register(subparsers: Any) -> None:
     s.add_argument("file", metavar="FILE")
     s.add_argument("--no-extract", action="store_true", help="keep archives packed")
     s.set_defaults(func=_cmd_unpack)
+
+    s = sub.add_parser("twin", help="write format twins: tiny files in datasets' real layouts, and their manifest",
+                       description="Write a tiny file set in each dataset's exact published layout and format "
+                                   "(generated shapes, not real images) plus OUT/twins.yaml, a manifest that "
+                                   "redefines the datasets with the twins' URLs and sha256. Serve OUT (e.g. "
+                                   "`python -m http.server -d OUT`) and pass --base-url, or use the file:// URLs.")
+    s.add_argument("names", nargs="+", metavar="NAME")
+    s.add_argument("-o", "--out", required=True, metavar="DIR", help="folder for the twins and twins.yaml")
+    s.add_argument("--base-url", metavar="URL", help="URL the folder will be served at (default: file:// URLs)")
+    s.add_argument("-n", type=int, default=None, help="training items per dataset (per class for MedNIST)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_cmd_twin)
 
     s = sub.add_parser("path", parents=[common], help="print the cache folder of a dataset")
     s.add_argument("name")

@@ -76,6 +76,9 @@ def drop_stamp(path: Path) -> None:
     """Forget the stamp of ``path`` (after it was found corrupt or removed)."""
     stamps = read_stamps(path.parent)
     if stamps.pop(path.name, None) is not None:
+        if not stamps:  # the last stamp: leave no bookkeeping behind in an otherwise empty folder
+            (path.parent / STAMP_NAME).unlink(missing_ok=True)
+            return
         tmp = path.parent / f"{STAMP_NAME}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(stamps, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, path.parent / STAMP_NAME)

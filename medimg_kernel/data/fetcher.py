@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ChecksumError, ConfigError, DownloadError, DownloadTooLargeError
+from ..errors import ChecksumError, ConfigError, DataError, DownloadError, DownloadTooLargeError
 from ..paths import data_dir as cache_dir  # the one data folder; data-layer callers name it cache_dir
 from ._hashing import drop_stamp, hash_matches, stamp_ok, write_stamp
 from .registry import DatasetEntry, FileEntry, dataset_info
@@ -304,11 +304,28 @@ def fetch(
             progressbar=progressbar,
             max_bytes=max_bytes,
         )
+        _check_layout_once(entry, f, path, folder)
         if extract and f.extract:
             from .extract import extract_archive
 
             extract_archive(path, folder, archive_hash=f.known_hash)
     return folder
+
+
+def _check_layout_once(entry: DatasetEntry, f: FileEntry, path: Path, folder: Path) -> None:
+    """Check a new download's layout (not again once extracted); a wrong one is removed, then raised."""
+    from .extract import extraction_ok
+    from .layouts import check_layout
+
+    if f.extract and extraction_ok(folder, f.filename, f.known_hash):
+        return
+    try:
+        check_layout(entry, path)
+    except DataError:
+        path.unlink(missing_ok=True)
+        drop_stamp(path)
+        _remove_if_empty(folder)
+        raise
 
 
 def verify(

@@ -27,6 +27,7 @@ __all__ = [
     "dataset_info",
     "registry_dirs",
     "load_manifest",
+    "redefinitions",
     "SOURCES",
     "loader_names",
 ]
@@ -313,6 +314,24 @@ def registry(manifests: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Data
         except OSError:
             key.append((str(f), -1))  # load_manifest reports the unreadable file
     return _registry_cached(tuple(key))
+
+
+def redefinitions(manifests: Sequence[str | os.PathLike[str]] = ()) -> dict[str, tuple[str, str]]:
+    """Return ``{name: (file that redefines it, what it replaces)}`` for datasets a user manifest redefines.
+
+    User manifests are ``$MEDIMG_REGISTRY`` and ``manifests``; "what it replaces" is the shipped registry file
+    or an earlier user manifest.
+    """
+    seen: dict[str, str] = {}
+    out: dict[str, tuple[str, str]] = {}
+    shipped = set(map(str, _expand(registry_dirs()[:1])))
+    for f in _registry_files(manifests):
+        for entry in load_manifest(f):
+            if entry.name in seen and str(f) not in shipped:
+                old = seen[entry.name]
+                out[entry.name] = (str(f), "the shipped entry" if old in shipped else old)
+            seen[entry.name] = str(f)
+    return out
 
 
 def datasets(manifests: Sequence[str | os.PathLike[str]] = (), *, source: str | None = None) -> list[str]:

@@ -37,6 +37,7 @@ class NotebookResult:
     error: str | None = None
     cell: int | None = None
     output: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 def course_root() -> Path:
@@ -91,8 +92,14 @@ def run_notebook(
     parameters: dict[str, Any] | None = None,
     kernel_name: str = "python3",
     timeout: int = CELL_TIMEOUT,
+    overrides: dict[str, Any] | None = None,
+    env_extra: dict[str, str] | None = None,
 ) -> NotebookResult:
-    """Execute one notebook headless into ``out_dir`` and return its result (never raises on cell errors)."""
+    """Execute one notebook headless into ``out_dir`` and return its result (never raises on cell errors).
+
+    ``overrides`` replace the lesson's tier parameters (``$MEDIMG_SET`` in the kernel, read by
+    :func:`~medimg_kernel.tiers.tier_params`); ``env_extra`` is added to the kernel's environment.
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -115,7 +122,13 @@ def run_notebook(
     inject_parameters(nb, {"tier": tier, **(parameters or {})})
     metrics_file = out_dir / f".{path.stem}.metrics.jsonl"
     metrics_file.unlink(missing_ok=True)
-    env = dict(os.environ, MEDIMG_TIER=tier, **{METRICS_ENV: str(metrics_file)})
+    from ..tiers import OVERRIDES_ENV
+
+    env = dict(os.environ, MEDIMG_TIER=tier, **{METRICS_ENV: str(metrics_file)}, **(env_extra or {}))
+    if overrides:
+        env[OVERRIDES_ENV] = json.dumps(overrides)
+    else:
+        env.pop(OVERRIDES_ENV, None)
     # the inline backend keeps every figure in the executed copy (agg would draw them and drop them)
     if env.get("MPLBACKEND", "agg").lower() == "agg":
         env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
@@ -150,7 +163,24 @@ def run_notebook(
     nbformat.write(nb, out_path)
     metrics = recorded_metrics(metrics_file)
     metrics_file.unlink(missing_ok=True)
-    return NotebookResult(str(path), status, round(seconds, 2), metrics, error, cell, str(out_path))
+    return NotebookResult(str(path), status, round(seconds, 2), metrics, error, cell, str(out_path),
+                          dict(overrides or {}))
+
+
+def _manifest_env(manifests: list[str | Path]) -> tuple[dict[str, str], list[str]]:
+    """Return the kernel environment that adds ``manifests`` to the registry, and one line per redefinition."""
+    from ..data.registry import redefinitions
+
+    if not manifests:
+        return {}, []
+    files = [str(Path(m).resolve()) for m in manifests]
+    for f in files:
+        if not Path(f).is_file():
+            raise ConfigError(f"--manifest {f}: no such file; pass a registry YAML file (see datasets/README.md)")
+    env = os.environ.get("MEDIMG_REGISTRY", "")
+    lines = [f"note: dataset {name!r} is redefined by {new} (replacing {old})"
+             for name, (new, old) in redefinitions(files).items()]
+    return {"MEDIMG_REGISTRY": os.pathsep.join([*([env] if env else []), *files])}, lines
 
 
 def run_course(
@@ -161,33 +191,73 @@ def run_course(
     parameters: dict[str, Any] | None = None,
     kernel_name: str = "python3",
     progress: bool = True,
+    sets: list[str] | None = None,
+    manifests: list[str | Path] | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Execute course notebooks in order, headless, and return (and optionally write) the JSON report.
 
-    The report is ``{"tier", "total_seconds", "notebooks": [{"path", "status", "seconds", "metrics",
-    "error", "cell", "output"}]}``. A failing notebook does not stop the others.
+    ``sets`` are ``[LESSON:]KEY=VALUE`` overrides of the lessons' tier parameters (YAML values), all checked
+    against each notebook's known keys before the first one starts. ``manifests`` are registry files that
+    the kernels read (``$MEDIMG_REGISTRY``); a dataset they redefine is announced in one line. ``jobs`` > 1
+    runs that many notebooks at once (each in its own kernel).
+
+    The report is ``{"tier", "total_seconds", "overrides", "manifests", "redefined", "notebooks": [{"path",
+    "status", "seconds", "metrics", "error", "cell", "output", "overrides"}]}``. A failing notebook does not
+    stop the others.
     """
     from tqdm.auto import tqdm
 
     from ..tiers import get_tier
+    from .overrides import check_scopes, overrides_for, parse_sets
 
     tier_name = get_tier(tier).name
     paths = [Path(p) for p in notebooks] if notebooks else course_notebooks()
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise ConfigError(f"notebook(s) not found: {', '.join(missing)}")
+    parsed = parse_sets(list(sets or []))
+    check_scopes(paths, parsed)
+    per_nb = [overrides_for(p, tier_name, parsed) for p in paths]  # every key checked before any work
+    env_extra, redefined = _manifest_env(manifests or [])
+    for line in redefined:
+        print(line, flush=True)
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be 1 or more, not {jobs}")
+    if jobs > 1:  # share the cores instead of oversubscribing them (the Trainer reads MEDIMG_NUM_THREADS)
+        share = str(max(1, (os.cpu_count() or 1) // jobs))
+        for var in ("OMP_NUM_THREADS", "MEDIMG_NUM_THREADS"):
+            if var not in os.environ:
+                env_extra[var] = share
     out_dir = Path(out_dir) / tier_name
-    results: list[NotebookResult] = []
     t0 = time.perf_counter()
-    bar = tqdm(paths, desc=f"course ({tier_name})", unit="nb", disable=not progress)
-    for p in bar:
-        bar.set_postfix_str(p.name)
-        res = run_notebook(p, out_dir, tier_name, parameters, kernel_name)
-        log.info("%s: %s in %.1f s", p.name, res.status, res.seconds)
-        results.append(res)
-    bar.close()
+    args = [(p, out_dir, tier_name, parameters, kernel_name, CELL_TIMEOUT, o, env_extra) for p, o in zip(paths, per_nb)]
+    bar = tqdm(total=len(paths), desc=f"course ({tier_name})", unit="nb", disable=not progress)
+    results: list[NotebookResult | None] = [None] * len(paths)
+    try:
+        if jobs == 1:
+            for i, a in enumerate(args):
+                bar.set_postfix_str(a[0].name)
+                results[i] = run_notebook(*a)
+                bar.update()
+        else:
+            import concurrent.futures as cf
+            import multiprocessing as mp
+
+            with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+                futs = {pool.submit(run_notebook, *a): i for i, a in enumerate(args)}
+                for fut in cf.as_completed(futs):
+                    results[futs[fut]] = fut.result()
+                    bar.set_postfix_str(paths[futs[fut]].name)
+                    bar.update()
+    finally:
+        bar.close()  # before any error message, so it starts on its own line
+    for r in results:
+        assert r is not None
+        log.info("%s: %s in %.1f s", Path(r.path).name, r.status, r.seconds)
     rep = {"tier": tier_name, "total_seconds": round(time.perf_counter() - t0, 2),
-           "notebooks": [asdict(r) for r in results]}
+           "overrides": list(sets or []), "manifests": [str(Path(m).resolve()) for m in manifests or []],
+           "redefined": redefined, "notebooks": [asdict(r) for r in results if r is not None]}
     if report:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(json.dumps(rep, indent=2))

@@ -32,8 +32,8 @@ SAFETY = 64 << 20  # the endless body stops here if the client never aborts (a f
 def _archive() -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        data = b"hello from a real archive\n" * 100
-        info = tarfile.TarInfo("pack/readme.txt")
+        data = b"hello from a real archive\n" * 100  # named in MedNIST's layout: fetch checks it before extracting
+        info = tarfile.TarInfo("MedNIST/Hand/000000.jpeg")
         info.size = len(data)
         tf.addfile(info, io.BytesIO(data))
     return buf.getvalue()
@@ -166,7 +166,7 @@ def test_gzip_content_encoding_is_hashed_raw(server, tmp_path):
     man = _manifest(tmp_path, server, "pack.tar.gz", size=len(ARCHIVE), data=ARCHIVE)
     folder = fetch("test-limits", data_dir=tmp_path / "c", manifests=[man], progressbar=False, retries=0)
     assert (folder / "pack.tar.gz").read_bytes() == ARCHIVE
-    assert (folder / "pack" / "readme.txt").read_bytes().startswith(b"hello from a real archive")
+    assert (folder / "MedNIST" / "Hand" / "000000.jpeg").read_bytes().startswith(b"hello from a real archive")
     # requests alone would have undone the "encoding" and handed over the bare tar
     import requests
 
