@@ -23,6 +23,7 @@ __all__ = [
     "froc",
     "FROC",
     "LUNA16_FP_RATES",
+    "lesion_slices",
 ]
 
 #: false positives per image at which LUNA16's competition performance metric (CPM) averages sensitivity
@@ -259,3 +260,48 @@ def froc(
     return FROC(
         np.r_[0.0, fps[last]], np.r_[0.0, sens[last]], np.r_[np.inf, scores[last]], len(detections), n_lesions
     )
+
+
+def lesion_slices(volumes: np.ndarray, masks: np.ndarray, *, seed: int = 0,
+                  window: tuple[float, float] | None = None) -> dict[str, object]:
+    """Turn labelled 3D scans into a 2D detection set: per scan, its axial slice with the most lesion and one
+    slice without lesion; lesions become connected components with centre, equivalent radius and box.
+
+    ``volumes`` and ``masks`` are ``(N, 1, X, Y, Z)`` (as ``mk.load(..., as_arrays=True)`` gives an MSD task);
+    ``window`` clips raw intensities (e.g. ``(-1000, 400)`` HU for lung CT) before scaling to [0, 1]; ``None``
+    (for the loader's already normalised intensities) scales each slice by its 1st-99th percentiles. Returns ``images`` (M, 1, X, Y) float32, ``centers`` and ``radii`` (one array per image,
+    as the synthetic lesion generator gives them), ``boxes`` ((k, 4): row0, col0, row1, col1) and ``labels``
+    (1 if the slice holds a lesion).
+    """
+    from scipy import ndimage
+
+    volumes, masks = np.asarray(volumes), np.asarray(masks)
+    if volumes.ndim != 5 or masks.shape[0] != volumes.shape[0] or masks.shape[2:] != volumes.shape[2:]:
+        raise ShapeMismatchError(
+            f"lesion_slices needs volumes and masks of shape (N, 1, X, Y, Z) on one grid; got {volumes.shape} "
+            f"and {masks.shape}"
+        )
+    rng = np.random.default_rng(seed)
+    images, centers, radii, boxes, labels = [], [], [], [], []
+    for vol, mask in zip(volumes[:, 0], masks[:, 0] > 0):
+        area = mask.sum(axis=(0, 1))
+        picks = []
+        if area.max() > 0:
+            picks.append(int(area.argmax()))
+        empty = np.flatnonzero(area == 0)
+        if empty.size:
+            picks.append(int(rng.choice(empty)))
+        for z in picks:
+            img = vol[:, :, z].astype(np.float32)
+            lo, hi = window if window is not None else np.percentile(img, [1, 99])
+            images.append(np.clip((img - lo) / max(hi - lo, 1e-6), 0, 1))
+            comp, k = ndimage.label(mask[:, :, z])
+            objs = ndimage.find_objects(comp)
+            c = np.array(ndimage.center_of_mass(mask[:, :, z], comp, range(1, k + 1)), dtype=np.float64).reshape(-1, 2)
+            sizes = ndimage.sum_labels(mask[:, :, z], comp, range(1, k + 1)) if k else np.zeros(0)
+            centers.append(c)
+            radii.append(np.sqrt(np.asarray(sizes, np.float64) / np.pi))
+            boxes.append(np.array([[s[0].start, s[1].start, s[0].stop, s[1].stop] for s in objs], np.float64).reshape(-1, 4))
+            labels.append(int(k > 0))
+    return {"images": np.stack(images)[:, None], "centers": centers, "radii": radii, "boxes": boxes,
+            "labels": np.array(labels, np.int64)}

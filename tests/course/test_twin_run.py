@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 
 from medimg_kernel.data.twins import write_twins
-from medimg_kernel.runtime.runner import course_notebooks
+from medimg_kernel.runtime.runner import course_notebooks, course_root
 
 pytestmark = pytest.mark.slow
 
-TWINS = {"mednist": 60, "msd-spleen": 8, "msd-hippocampus": 8, "msd-braintumour": 8}
+TWINS = {"mednist": 60, "msd-spleen": 8, "msd-hippocampus": 8, "msd-lung": 8, "msd-braintumour": 8}
 
 # tiny standard-tier sizes per lesson: every key must be one the lesson knows (else the run fails first)
 SETS = {
@@ -86,6 +86,14 @@ def twin_run(tmp_path_factory, artifacts_dir):
         env.pop("MEDIMG_REGISTRY", None)
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=env)
         rep = json.loads(report.read_text())
+        # the full tier differs in code only where its data does: lesson 03 segments MSD Task09 Spleen CT there
+        full_report = artifacts_dir / "course_twin_full_03_report.json"
+        full = subprocess.run(
+            [sys.executable, "-m", "medimg_kernel", "course", "run", "--tier", "full", "--manifest", str(manifest),
+             "--out-dir", str(root / "out"), "--report", str(full_report),
+             *[a for kv in SETS["03"].split() for a in ("--set", kv)], str(course_root() / "03_segmentation.ipynb")],
+            capture_output=True, text=True, timeout=900, env=env)
+        rep["full_03"] = {"stderr": full.stderr[-3000:], **json.loads(full_report.read_text())}
         return res, rep, handler.requested, manifest
     finally:
         srv.shutdown()
@@ -104,9 +112,19 @@ def test_every_lesson_runs_its_standard_path_on_twins(twin_run):
         assert all(math.isfinite(v) for v in nb["metrics"].values()), nb["metrics"]
 
 
+def test_full_tier_segments_the_spleen_ct_twin(twin_run):
+    _, rep, requested, _ = twin_run
+    full = rep["full_03"]
+    nb = full["notebooks"][0]
+    assert full["tier"] == "full" and nb["status"] == "ok", f"cell {nb['cell']}: {nb['error']}\n{full['stderr']}"
+    assert math.isfinite(nb["metrics"]["test_dice"])
+    assert requested.count("/Task09_Spleen.tar") == 1  # 01 downloaded it once; the full run reused the cache
+
+
 def test_twins_came_through_the_loopback_server_and_are_announced(twin_run):
     res, rep, requested, manifest = twin_run
-    for name in ("MedNIST.tar.gz", "Task09_Spleen.tar", "Task04_Hippocampus.tar", "Task01_BrainTumour.tar"):
+    for name in ("MedNIST.tar.gz", "Task09_Spleen.tar", "Task04_Hippocampus.tar", "Task06_Lung.tar",
+                 "Task01_BrainTumour.tar"):
         assert f"/{name}" in requested, f"{name} was never downloaded from the server: {requested}"
     for name in TWINS:
         assert f"note: dataset {name!r} is redefined by {manifest}" in res.stdout
