@@ -198,6 +198,23 @@ class FROC:
         """
         return float(np.mean([self.sensitivity_at(r) for r in rates]))
 
+    def average_precision(self) -> float:
+        """Area under the precision-recall curve of the same matched detections (all-point interpolation).
+
+        Precision at each threshold is hits / detections kept; the envelope (the best precision at any
+        higher recall) is integrated over recall, as in PASCAL VOC 2010+ and COCO's per-threshold AP. With
+        point detections "a hit" is the kit's centre-distance match, not a box IoU.
+        """
+        if self.n_lesions == 0 or len(self.sensitivity) < 2:
+            return 0.0
+        hits = self.sensitivity[1:] * self.n_lesions
+        false = self.fps_per_image[1:] * self.n_images
+        precision = hits / np.maximum(hits + false, 1e-12)
+        recall = self.sensitivity[1:]
+        envelope = np.maximum.accumulate(precision[::-1])[::-1]
+        steps = np.diff(np.r_[0.0, recall])
+        return float(np.sum(steps * envelope))
+
     def plot(self, ax: object = None, label: str | None = None, **kw: object) -> object:
         """Draw the curve (log-scaled FP/image axis) on ``ax`` (a new figure when None); returns the axes."""
         import matplotlib.pyplot as plt
@@ -270,8 +287,9 @@ def lesion_slices(volumes: np.ndarray, masks: np.ndarray, *, seed: int = 0,
     ``volumes`` and ``masks`` are ``(N, 1, X, Y, Z)`` (as ``mk.load(..., as_arrays=True)`` gives an MSD task);
     ``window`` clips raw intensities (e.g. ``(-1000, 400)`` HU for lung CT) before scaling to [0, 1]; ``None``
     (for the loader's already normalised intensities) scales each slice by its 1st-99th percentiles. Returns ``images`` (M, 1, X, Y) float32, ``centers`` and ``radii`` (one array per image,
-    as the synthetic lesion generator gives them), ``boxes`` ((k, 4): row0, col0, row1, col1) and ``labels``
-    (1 if the slice holds a lesion).
+    as the synthetic lesion generator gives them), ``boxes`` ((k, 4): row0, col0, row1, col1), ``labels``
+    (1 if the slice holds a lesion), ``masks`` (M, 1, X, Y) bool and ``scan`` (the index of the scan, i.e.
+    the patient, each slice came from: split by it, never by slice).
     """
     from scipy import ndimage
 
@@ -282,8 +300,8 @@ def lesion_slices(volumes: np.ndarray, masks: np.ndarray, *, seed: int = 0,
             f"and {masks.shape}"
         )
     rng = np.random.default_rng(seed)
-    images, centers, radii, boxes, labels = [], [], [], [], []
-    for vol, mask in zip(volumes[:, 0], masks[:, 0] > 0):
+    images, centers, radii, boxes, labels, lesion_masks, scan = [], [], [], [], [], [], []
+    for s_idx, (vol, mask) in enumerate(zip(volumes[:, 0], masks[:, 0] > 0)):
         area = mask.sum(axis=(0, 1))
         picks = []
         if area.max() > 0:
@@ -294,7 +312,7 @@ def lesion_slices(volumes: np.ndarray, masks: np.ndarray, *, seed: int = 0,
         for z in picks:
             img = vol[:, :, z].astype(np.float32)
             lo, hi = window if window is not None else np.percentile(img, [1, 99])
-            images.append(np.clip((img - lo) / max(hi - lo, 1e-6), 0, 1))
+            images.append(np.clip((img - lo) / max(hi - lo, 1e-6), 0, 1).astype(np.float32))
             comp, k = ndimage.label(mask[:, :, z])
             objs = ndimage.find_objects(comp)
             c = np.array(ndimage.center_of_mass(mask[:, :, z], comp, range(1, k + 1)), dtype=np.float64).reshape(-1, 2)
@@ -303,5 +321,8 @@ def lesion_slices(volumes: np.ndarray, masks: np.ndarray, *, seed: int = 0,
             radii.append(np.sqrt(np.asarray(sizes, np.float64) / np.pi))
             boxes.append(np.array([[s[0].start, s[1].start, s[0].stop, s[1].stop] for s in objs], np.float64).reshape(-1, 4))
             labels.append(int(k > 0))
+            lesion_masks.append(mask[:, :, z])
+            scan.append(s_idx)
     return {"images": np.stack(images)[:, None], "centers": centers, "radii": radii, "boxes": boxes,
-            "labels": np.array(labels, np.int64)}
+            "labels": np.array(labels, np.int64), "masks": np.stack(lesion_masks)[:, None],
+            "scan": np.array(scan, np.int64)}

@@ -82,3 +82,20 @@ def test_heatmap_focal_loss_prefers_peaks_at_the_centres():
     assert lg < ls and lg < lf and lg >= 0
     with pytest.raises(ShapeMismatchError):
         heatmap_focal_loss(good, target[..., :8])
+
+
+def test_average_precision_against_a_hand_computed_curve():
+    # two images, three lesions; by score: 0.9 hit, 0.7 hit, 0.6 miss, 0.5 miss; lesion (40, 40) never found
+    dets = [(np.array([[5.0, 5.0], [20.0, 20.0]]), np.array([0.9, 0.6])),
+            (np.array([[10.0, 10.0], [30.0, 3.0]]), np.array([0.7, 0.5]))]
+    centres = [np.array([[5.0, 6.0]]), np.array([[10.0, 11.0], [40.0, 40.0]])]
+    curve = froc(dets, centres, hit_distance=3.0)
+    # (precision, recall) after each: (1, 1/3), (1, 2/3), (2/3, 2/3), (1/2, 2/3) -> AP = 1/3 * 1 + 1/3 * 1
+    assert np.isclose(curve.average_precision(), 2 / 3)
+    # the same hits found late: (0, 0), (1/2, 1/3), (2/3, 2/3) after a 0.9 miss -> envelope 2/3 over both steps
+    late = froc([(np.array([[20.0, 20.0], [5.0, 5.0], [10.0, 10.0]]), np.array([0.9, 0.8, 0.7]))],
+                [np.array([[5.0, 6.0], [10.0, 11.0], [40.0, 40.0]])], hit_distance=3.0)
+    assert np.isclose(late.average_precision(), 2 / 3 * 2 / 3)
+    perfect = froc([(np.array([[5.0, 6.0]]), np.array([0.8]))], [np.array([[5.0, 6.0]])])
+    assert perfect.average_precision() == 1.0
+    assert froc([(np.zeros((0, 2)), np.zeros(0))], [np.zeros((0, 2))]).average_precision() == 0.0
