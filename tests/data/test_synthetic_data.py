@@ -148,3 +148,19 @@ def test_learnable_by_a_small_cnn():
         assert _train_small_cnn("lesions2d", 2, 90) > 0.7
     finally:
         torch.set_num_threads(threads)
+
+
+def test_patient_images_share_label_and_anatomy_within_a_patient():
+    d = mk.synthetic.patient_images(60, seed=3, per_patient=5, size=24)
+    again = mk.synthetic.patient_images(60, seed=3, per_patient=5, size=24)
+    assert np.array_equal(d["images"], again["images"])
+    assert d["images"].shape == (60, 1, 24, 24) and d["images"].dtype == np.float32
+    assert np.bincount(d["patients"]).tolist() == [5] * 12
+    for p in range(12):
+        assert len(set(d["labels"][d["patients"] == p])) == 1
+    flat = d["images"].reshape(60, -1)
+    same = np.corrcoef(flat[0], flat[1])[0, 1]  # two images of patient 0
+    other = np.mean([np.corrcoef(flat[0], flat[k])[0, 1] for k in range(5, 60, 5)])
+    assert same > other + 0.3  # a patient's images resemble each other more than other patients'
+    with pytest.raises(mk.errors.ConfigError, match="per_patient"):
+        mk.synthetic.patient_images(4, per_patient=3)
