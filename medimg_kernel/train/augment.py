@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 
-__all__ = ["BatchAugment", "make_augment"]
+__all__ = ["BatchAugment", "MonaiAugment", "make_augment"]
 
 
 @dataclass
@@ -105,11 +105,69 @@ def _rotation(angles: torch.Tensor, dims: int) -> torch.Tensor:
     return rz @ ry @ rx
 
 
+class MonaiAugment:
+    """Apply a MONAI random transform to every sample of a batch, reseeded from the Trainer's generator.
+
+    ``transform`` is an array transform (``RandFlip``, ``RandRotate``, a ``Compose`` of them) applied to each
+    channel-first image, or a dictionary transform (``RandFlipd(keys=["image", "label"])`` ...) applied to
+    ``{"image": x_i, "label": y_i}`` so segmentation labels move with their image. The transform's random
+    state is reset from the per-(epoch, batch) generator, so a resumed run sees the same augmentations.
+    """
+
+    def __init__(self, transform: Any) -> None:
+        self.transform = transform
+        self.dictionary = _is_dictionary_transform(transform)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator,
+                 segmentation: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the transformed batch (labels transformed too for dictionary transforms in segmentation)."""
+        if not isinstance(x, torch.Tensor):
+            return x, y
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        if hasattr(self.transform, "set_random_state"):
+            self.transform.set_random_state(seed=seed)
+        xs, ys = [], []
+        for i in range(x.shape[0]):
+            if self.dictionary:
+                item = {"image": x[i]}
+                if segmentation and y is not None:
+                    item["label"] = y[i]
+                out = self.transform(item)
+                xs.append(_plain(out["image"]))
+                ys.append(_plain(out["label"]) if "label" in item else None)
+            else:
+                xs.append(_plain(self.transform(x[i])))
+        xb = torch.stack(xs).to(x.dtype)
+        if self.dictionary and segmentation and y is not None:
+            return xb, torch.stack(ys).to(y.dtype)
+        return xb, y
+
+
+def _plain(t: Any) -> torch.Tensor:
+    t = t.as_tensor() if hasattr(t, "as_tensor") else t  # MONAI MetaTensor -> tensor
+    return t if isinstance(t, torch.Tensor) else torch.as_tensor(t)
+
+
+def _is_monai(obj: Any) -> bool:
+    return type(obj).__module__.startswith("monai.")
+
+
+def _is_dictionary_transform(t: Any) -> bool:
+    from monai.transforms import Compose, MapTransform
+
+    if isinstance(t, MapTransform):
+        return True
+    if isinstance(t, Compose):
+        return bool(t.transforms) and all(_is_dictionary_transform(s) for s in t.transforms)
+    return False
+
+
 def make_augment(spec: Any) -> Any:
     """Turn the Trainer's ``augment`` argument into a callable or None.
 
     ``None``/``False``: none; ``True``/``"default"``: :class:`BatchAugment` defaults; ``"flip"``: flips only;
-    a dict: :class:`BatchAugment` options; a callable ``f(x, y, generator) -> (x, y)`` is used as is.
+    a dict: :class:`BatchAugment` options; a MONAI transform (``monai.transforms.RandFlip``, ``Compose``, or a
+    dictionary transform): :class:`MonaiAugment`; a callable ``f(x, y, generator) -> (x, y)`` is used as is.
     """
     if spec is None or spec is False or spec == "none":
         return None
@@ -119,7 +177,11 @@ def make_augment(spec: Any) -> Any:
         return BatchAugment(rotate_deg=0.0, scale=0.0, intensity=0.0)
     if isinstance(spec, dict):
         return BatchAugment(**spec)
-    if isinstance(spec, BatchAugment) or callable(spec):
+    if isinstance(spec, (BatchAugment, MonaiAugment)):
+        return spec
+    if _is_monai(spec) and callable(spec):
+        return MonaiAugment(spec)
+    if callable(spec):
         return spec
     raise ConfigError(f"augment={spec!r} is not valid: use None, True/'default', 'flip', a dict of "
-                      "BatchAugment options or a callable f(x, y, generator) -> (x, y)")
+                      "BatchAugment options, a MONAI transform or a callable f(x, y, generator) -> (x, y)")

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..errors import CheckpointError, ConfigError, TrainingError
 from . import distributed as D
-from .augment import BatchAugment, make_augment
+from .augment import BatchAugment, MonaiAugment, make_augment
 from .checkpoint import CheckpointManager, check_resumable, load_checkpoint, state_dict_mismatch
 from .contract import check_batch, first_conv, fit_resident_layout
 from .data import as_source, batch_len, index_batch
@@ -66,8 +66,9 @@ class Trainer:
     device, precision, compile
         Override the device policy; ``compile=True`` wraps the model in ``torch.compile``.
     augment
-        ``None``, ``True``/``"default"``, ``"flip"``, a dict of :class:`BatchAugment` options, or a callable
-        ``f(x, y, generator) -> (x, y)`` applied on the device to each training batch.
+        ``None``, ``True``/``"default"``, ``"flip"``, a dict of :class:`BatchAugment` options, a MONAI
+        random transform (array, dictionary or ``Compose``; applied per sample, seeded per batch), or a
+        callable ``f(x, y, generator) -> (x, y)`` applied on the device to each training batch.
     checkpoint_dir
         Folder for ``last.pt``/``previous.pt``/``best.pt``; needed for ``fit(..., resume=True)``.
     early_stopping
@@ -537,7 +538,7 @@ class Trainer:
         for x, y in src.batches(epoch, start=k):
             if self.augment is not None:
                 g = self._aug_generator(epoch, k)
-                if isinstance(self.augment, BatchAugment):
+                if isinstance(self.augment, (BatchAugment, MonaiAugment)):
                     x, y = self.augment(x, y, g, segmentation=seg)
                 else:
                     x, y = self.augment(x, y, g)

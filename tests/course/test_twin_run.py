@@ -33,7 +33,7 @@ TWINS = {"mednist": 60, "msd-spleen": 8, "msd-hippocampus": 8, "msd-lung": 8, "m
 
 # tiny standard-tier sizes per lesson: every key must be one the lesson knows (else the run fails first)
 SETS = {
-    "02": "n_train=48 n_test=12 max_epochs=1 batch_size=16 image_size=32 imbalance_options={} imbalance_epochs=1",
+    "02": "n_train=48 n_test=12 max_epochs=1 batch_size=16 image_size=32 imbalance_options={} imbalance_epochs=1 aug_epochs=2",
     "03": "n_val=1 n_test=1 volume_size=32 patch=32 max_epochs=1 batch_size=2",
     "04": "n_train=32 n_test=16 image_size=48 max_epochs=1 batch_size=16",
     "05": "n_source=48 n_test=24 image_size=32 source_epochs=1 finetune_epochs=1 batch_size=16 labels_per_class=2",
