@@ -3,6 +3,8 @@ analysis for outcome prediction.
 
 * :mod:`.geometry` and :mod:`.early` — one voxel grid per patient, checked or explicitly resampled;
   modalities stacked as channels (:func:`stack_modalities`, :class:`EarlyFusion`).
+* :mod:`.registration` — rigid then affine registration by mutual information (SimpleITK), a simulated
+  patient movement and the target registration error (:func:`register`, :func:`misalign`).
 * :mod:`.tabular` and :mod:`.encoders` — clinical/genomic tables validated column by column; MLP and
   CNN encoders.
 * :mod:`.intermediate` and :mod:`.dropout` — :class:`FeatureFusion` (concat or attention) with
@@ -24,6 +26,7 @@ from .encoders import ImageEncoder, TabularEncoder
 from .features import region_features
 from .intermediate import AttentionFusion, ConcatFusion, FeatureFusion
 from .late import STRATEGIES, LateFusion
+from .registration import RegistrationResult, misalign, register, target_registration_error
 from .survival import (
     BootstrapResult,
     CoxPHLoss,
@@ -57,6 +60,10 @@ __all__ = [
     "FeatureFusion",
     "LateFusion",
     "STRATEGIES",
+    "register",
+    "misalign",
+    "RegistrationResult",
+    "target_registration_error",
     "cox_ph_loss",
     "CoxPHLoss",
     "survival_targets",
