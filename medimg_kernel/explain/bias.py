@@ -22,6 +22,7 @@ __all__ = [
     "max_gaps",
     "flag_gaps",
     "youden_threshold",
+    "group_balanced_indices",
 ]
 
 
@@ -179,6 +180,25 @@ def subgroup_metrics(
         for g in sorted(np.unique(vals)):
             rows.append(row(attr, g, vals == g))
     return pd.DataFrame(rows)
+
+
+def group_balanced_indices(groups: Any, *, n_per_group: int | None = None, seed: int = 0) -> np.ndarray:
+    """Indices that resample a training set so every group (e.g. each label × marker cell) is equally large.
+
+    Each group is drawn ``n_per_group`` times (default: the largest group's size), with replacement where a
+    group is smaller, so a shortcut that co-occurs with the label in most images no longer predicts it.
+    Returns the shuffled indices; pass ``x[idx], y[idx]`` to the Trainer.
+    """
+    g = np.asarray(groups).reshape(-1)
+    if g.size == 0:
+        raise ConfigError("group_balanced_indices needs at least one sample")
+    names, counts = np.unique(g, return_counts=True)
+    k = int(n_per_group or counts.max())
+    if k < 1:
+        raise ConfigError(f"n_per_group must be >= 1, got {n_per_group}")
+    rng = np.random.default_rng(seed)
+    parts = [rng.choice(np.flatnonzero(g == name), k, replace=bool(c < k)) for name, c in zip(names, counts)]
+    return rng.permutation(np.concatenate(parts))
 
 
 def _two_proportion_p(k1: float, n1: float, k2: float, n2: float) -> float:
