@@ -24,6 +24,11 @@ __all__ = [
     "FROC",
     "LUNA16_FP_RATES",
     "lesion_slices",
+    "boxes_from_circles",
+    "box_targets",
+    "centernet_loss",
+    "decode_boxes",
+    "box_average_precision",
 ]
 
 #: false positives per image at which LUNA16's competition performance metric (CPM) averages sensitivity
@@ -326,3 +331,126 @@ def lesion_slices(volumes: np.ndarray, masks: np.ndarray, *, seed: int = 0,
     return {"images": np.stack(images)[:, None], "centers": centers, "radii": radii, "boxes": boxes,
             "labels": np.array(labels, np.int64), "masks": np.stack(lesion_masks)[:, None],
             "scan": np.array(scan, np.int64)}
+
+
+def boxes_from_circles(centres: Sequence[np.ndarray], radii: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Square boxes ``(row0, col0, row1, col1)`` around circular lesions (centre ± radius), one array per image."""
+    out = []
+    for c, r in zip(centres, radii):
+        c = np.asarray(c, np.float64).reshape(-1, 2)
+        r = np.asarray(r, np.float64).reshape(-1, 1)
+        out.append(np.concatenate([c - r, c + r], axis=1) if len(c) else np.zeros((0, 4)))
+    return out
+
+
+def box_targets(boxes: Sequence[np.ndarray], shape: Sequence[int]) -> np.ndarray:
+    """CenterNet training targets for 2D boxes: ``(N, 4, H, W)`` = heat map, box height, box width, centre mask.
+
+    The heat map has one Gaussian per box centre (sigma a quarter of the box's mean side); height and width are
+    written at the centre pixel only, where the mask is 1, so the size loss is taken there alone.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    centres = [np.c_[(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2] if len(b) else np.zeros((0, 2))
+               for b in map(lambda a: np.asarray(a, np.float64).reshape(-1, 4), boxes)]
+    sigmas = [np.maximum(((b[:, 2] - b[:, 0]) + (b[:, 3] - b[:, 1])) / 8, 1.0) if len(b) else np.zeros(0)
+              for b in map(lambda a: np.asarray(a, np.float64).reshape(-1, 4), boxes)]
+    out = np.zeros((len(boxes), 4, h, w), np.float32)
+    out[:, :1] = centre_heatmaps(centres, (h, w), sigma=sigmas)
+    for i, b in enumerate(boxes):
+        b = np.asarray(b, np.float64).reshape(-1, 4)
+        for (r0, c0, r1, c1), (cr, cc) in zip(b, centres[i]):
+            y, x = min(max(int(round(cr)), 0), h - 1), min(max(int(round(cc)), 0), w - 1)
+            out[i, 1:, y, x] = (r1 - r0, c1 - c0, 1.0)
+    return out
+
+
+def centernet_loss(logits: object, target: object, *, size_weight: float = 0.1) -> object:
+    """Focal loss on the heat map (channel 0) plus L1 on box height/width (channels 1-2) at the centres.
+
+    ``target`` is :func:`box_targets`'s ``(N, 4, H, W)``; the size term is averaged over the centre pixels.
+    """
+    import torch
+
+    logits, target = torch.as_tensor(logits), torch.as_tensor(target)
+    if logits.shape[1] != 3 or target.shape[1] != 4 or logits.shape[2:] != target.shape[2:]:
+        raise ShapeMismatchError(
+            f"centernet_loss needs outputs (N, 3, H, W) and targets (N, 4, H, W); got {tuple(logits.shape)} and "
+            f"{tuple(target.shape)}"
+        )
+    heat = heatmap_focal_loss(logits[:, :1], target[:, :1])
+    mask = target[:, 3:4]
+    size = (torch.abs(logits[:, 1:3].float() - target[:, 1:3]) * mask).sum() / mask.sum().clamp_min(1.0)
+    return heat + size_weight * size
+
+
+def decode_boxes(output: np.ndarray, *, threshold: float = 0.05, min_distance: int = 3,
+                 nms_iou: float | None = 0.5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Turn CenterNet outputs ``(N, 3, H, W)`` (heat-map logits, height, width) into boxes and scores per image.
+
+    Peaks of the sigmoid heat map are the detections; the box around each peak has the size predicted
+    there. ``nms_iou`` (MONAI's ``non_max_suppression``) then drops boxes overlapping a better one by more.
+    """
+    from monai.data.box_utils import non_max_suppression
+
+    output = np.asarray(output, dtype=np.float32)
+    if output.ndim != 4 or output.shape[1] != 3:
+        raise ShapeMismatchError(f"decode_boxes needs (N, 3, H, W) outputs, got {output.shape}")
+    heat = 1.0 / (1.0 + np.exp(-output[:, 0]))
+    out = []
+    for i in range(len(output)):
+        coords, scores = find_peaks(heat[i], threshold=threshold, min_distance=min_distance)
+        rc = np.asarray(coords, dtype=np.int64).reshape(-1, 2)
+        hw = np.maximum(output[i][1:, rc[:, 0], rc[:, 1]].T if len(rc) else np.zeros((0, 2)), 1.0)  # (k, 2)
+        boxes = np.c_[rc - hw / 2, rc + hw / 2].astype(np.float32) if len(rc) else np.zeros((0, 4), np.float32)
+        scores = np.asarray(scores, np.float32)
+        if nms_iou is not None and len(boxes) > 1:
+            keep = np.asarray(non_max_suppression(boxes, scores, nms_iou), dtype=np.int64)
+            boxes, scores = boxes[keep], scores[keep]
+        out.append((boxes, scores))
+    return out
+
+
+def _average_precision(scores: np.ndarray, is_tp: np.ndarray, n_positive: int) -> float:
+    if n_positive == 0 or len(scores) == 0:
+        return 0.0
+    order = np.argsort(-scores, kind="stable")
+    tp = np.asarray(is_tp, bool)[order]
+    hits = np.cumsum(tp)
+    precision = hits / np.arange(1, len(tp) + 1)
+    recall = hits / n_positive
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * envelope))
+
+
+def box_average_precision(detections: Sequence[tuple[np.ndarray, np.ndarray]], true_boxes: Sequence[np.ndarray],
+                          iou_threshold: float = 0.5) -> float:
+    """AP of box detections at an IoU threshold (PASCAL VOC / COCO AP@0.5 for one class; mAP averages classes).
+
+    In each image detections are taken by decreasing score; one is a hit when its IoU with a not yet matched
+    true box is at least ``iou_threshold`` (MONAI's ``box_iou``). AP is the area under the all-point
+    interpolated precision-recall curve over all images.
+    """
+    from monai.data.box_utils import box_iou
+
+    if len(detections) != len(true_boxes):
+        raise ShapeMismatchError(f"detections for {len(detections)} images but boxes for {len(true_boxes)}")
+    all_scores, all_tp, n_pos = [], [], 0
+    for (boxes, scores), truth in zip(detections, true_boxes):
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        truth = np.asarray(truth, np.float32).reshape(-1, 4)
+        scores = np.asarray(scores, np.float64)
+        n_pos += len(truth)
+        tp = np.zeros(len(boxes), bool)
+        if len(boxes) and len(truth):
+            iou = np.asarray(box_iou(boxes, truth))
+            free = np.ones(len(truth), bool)
+            for i in np.argsort(-scores, kind="stable"):
+                cand = np.where(free, iou[i], -1.0)
+                j = int(np.argmax(cand))
+                if cand[j] >= iou_threshold:
+                    tp[i], free[j] = True, False
+        all_scores.append(scores)
+        all_tp.append(tp)
+    scores = np.concatenate(all_scores) if all_scores else np.zeros(0)
+    tp = np.concatenate(all_tp) if all_tp else np.zeros(0, bool)
+    return _average_precision(scores, tp, n_pos)
