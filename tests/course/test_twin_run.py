@@ -38,7 +38,7 @@ SETS = {
     "04": "n_train=32 n_test=16 image_size=48 max_epochs=1 batch_size=16",
     "05": "n_source=48 n_test=24 image_size=32 source_epochs=1 finetune_epochs=1 batch_size=16 labels_per_class=2",
     "06": ("n_real=120 gan_steps=5 gan_width=8 gan_batch=16 clf_epochs=1 few_per_class=2 n_synthetic=24 "
-           "volume_size=16 n_volumes=16 n_test_volumes=8 volume_epochs=1"),
+           "volume_size=16 n_volumes=16 n_test_volumes=8 volume_epochs=1 growth_n=60 growth_epochs=1"),
     "07": "n_train=4 n_test=2 size=32 max_epochs=1 batch_size=2 channels=[4,8,16,32]",
     "08": "n_train=40 n_val=20 n_test=40 size=16 epochs=5 cnn_epochs=1 n_boot=20",
     "09": ("n_train=64 n_test=32 epochs=1 n_explain=4 smooth_samples=2 ig_steps=4 n_random=2 curve_steps=4 "

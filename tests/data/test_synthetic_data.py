@@ -164,3 +164,13 @@ def test_patient_images_share_label_and_anatomy_within_a_patient():
     assert same > other + 0.3  # a patient's images resemble each other more than other patients'
     with pytest.raises(mk.errors.ConfigError, match="per_patient"):
         mk.synthetic.patient_images(4, per_patient=3)
+
+
+def test_growth_series_differ_only_in_the_order_of_visits():
+    d = mk.synthetic.growth_series(40, seed=2, frames=5, size=20)
+    assert d["images"].shape == (40, 1, 5, 20, 20) and d["labels"].mean() == 0.5
+    area = (d["images"][:, 0] > 0.55).sum(axis=(2, 3))  # lesion pixels per visit
+    slope = np.array([np.polyfit(np.arange(5), a, 1)[0] for a in area])
+    assert (slope[d["labels"] == 1] > 0).all() and (slope[d["labels"] == 0] < 0).all()
+    with pytest.raises(mk.errors.ConfigError, match="2 frames"):
+        mk.synthetic.growth_series(4, frames=1)

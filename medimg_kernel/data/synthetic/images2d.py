@@ -17,7 +17,7 @@ from ...errors import ConfigError
 from . import register_generator
 from .lesions import lesion_images
 
-__all__ = ["mednist_like", "lesions2d", "patient_images", "MEDNIST_CLASSES"]
+__all__ = ["mednist_like", "lesions2d", "patient_images", "growth_series", "MEDNIST_CLASSES"]
 
 MEDNIST_CLASSES = ["AbdomenCT", "BreastMRI", "CXR", "ChestCT", "Hand", "HeadCT"]
 
@@ -245,3 +245,36 @@ def patient_images(
     x = np.stack(images).astype(np.float32)[:, None]
     x = (x - x.min()) / (x.max() - x.min() + 1e-6)
     return {"images": x, "labels": np.array(labels, np.int64), "patients": np.array(patients, np.int64)}
+
+
+@register_generator("growth_series")
+def growth_series(
+    n: int, *, seed: int = 0, size: int = 24, frames: int = 6, radius: tuple[float, float] = (0.08, 0.3),
+    contrast: float = 0.5, noise: float = 0.08,
+) -> dict[str, object]:
+    """Generate ``n`` follow-up series of one lesion over ``frames`` visits: growing (label 1) or shrinking (0).
+
+    A shrinking series is a growing one played backwards, so the *set* of frames carries no information about
+    the label: only the order does. An order-free model (pooling over visits) is at chance by construction.
+    Returns ``images`` float32 (N, 1, frames, H, W) in [0, 1] and ``labels`` int64 (N,).
+    """
+    if frames < 2:
+        raise ConfigError(f"growth_series needs at least 2 frames (visits), got {frames}")
+    rng = np.random.default_rng(seed)
+    lin = np.linspace(-1.0, 1.0, size, dtype=np.float32)
+    yy, xx = np.meshgrid(lin, lin, indexing="ij")
+    labels = rng.permutation(np.arange(n) % 2).astype(np.int64)
+    out = np.empty((n, 1, frames, size, size), np.float32)
+    for i in range(n):
+        anatomy = 0.3 + _texture(size, rng, sigma=size / 8, amp=0.08)
+        cy, cx = rng.uniform(-0.4, 0.4, 2)
+        r0, r1 = np.sort(rng.uniform(*radius, 2))
+        if r1 - r0 < 0.08:
+            r1 = min(r0 + 0.08, radius[1] + 0.08)
+        radii = np.linspace(r0, r1, frames)
+        if not labels[i]:
+            radii = radii[::-1]
+        for t, r in enumerate(radii):
+            blob = _soft(((yy - cy) ** 2 + (xx - cx) ** 2 <= r**2).astype(np.float32))
+            out[i, 0, t] = anatomy + contrast * blob + rng.normal(0.0, noise, (size, size))
+    return {"images": np.clip(out, 0.0, 1.0), "labels": labels}
