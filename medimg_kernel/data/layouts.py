@@ -53,6 +53,8 @@ LAYOUTS: dict[str, tuple[str, Callable[[list[str]], bool]]] = {
     "mednist": ("a tar.gz of MedNIST/<ClassName>/<n>.jpeg", _mednist),
     "msd": ("a tar of <TaskNN_Name>/dataset.json with imagesTr/, labelsTr/ and imagesTs/ *.nii.gz", _msd),
     "ixi": ("a tar of IXI<id>-<site>-<n>-<modality>.nii.gz files", _ixi),
+    "weights": ("a zip holding the entry's checkpoint (e.g. <bundle>/models/model.pt)", lambda names: any(
+        n.endswith((".pt", ".pth", ".ts", ".ckpt")) for n in names)),
 }
 _MEDMNIST = "an .npz holding train/val/test _images and _labels arrays"
 

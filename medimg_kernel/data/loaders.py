@@ -389,6 +389,14 @@ def _load_ixi(entry: DatasetEntry, req: LoadRequest) -> Any:
     return _file_dataset(items, ["image"], req, _spatial3(req), entry.name, class_names=sites)
 
 
+@register_loader("weights")
+def _load_weights(entry: DatasetEntry, req: LoadRequest) -> Any:
+    raise ConfigError(
+        f"{entry.name!r} holds model weights, not data: build the model with "
+        f"mk.build_model({entry.options.get('model', 'NAME')!r}, ..., pretrained={entry.name!r})"
+    )
+
+
 # ------------------------------------------------------------------------------------------- load
 def load(
     name: str,

@@ -3,7 +3,8 @@
 A twin of ``mednist`` is a ``MedNIST.tar.gz`` of ``MedNIST/<Class>/<n>.jpeg``; of an MSD task, a ``.tar`` with
 ``dataset.json``, ``imagesTr``, ``labelsTr`` and ``imagesTs`` NIfTI files with real-looking affines; of a
 MedMNIST flag, an ``.npz`` with the published key names and dtypes; of IXI, a ``.tar`` of
-``IXI<id>-<site>-<n>-<mod>.nii.gz`` files. :func:`write_twins` writes the files and a registry manifest that
+``IXI<id>-<site>-<n>-<mod>.nii.gz`` files; of published weights, a MONAI-bundle zip whose checkpoint has the
+architecture's exact keys and shapes (random values). :func:`write_twins` writes the files and a registry manifest that
 redefines the datasets by name with the twins' URLs and sha256 hashes, so a lesson's standard/full path runs
 unchanged, at tiny sizes, against a server on 127.0.0.1 (``medimg data twin``; ``medimg course run --manifest``).
 
@@ -44,7 +45,7 @@ MSD_TASKS: dict[str, tuple[str, dict[str, str], tuple[float, float, float], str]
     "Task10_Colon": ("colon", {"0": "CT"}, (0.78, 0.78, 5.0), "CT"),
 }
 
-_DEFAULT_N = {"mednist": 24, "msd": 8, "medmnist": 60, "ixi": 12}
+_DEFAULT_N = {"mednist": 24, "msd": 8, "medmnist": 60, "ixi": 12, "weights": 1}
 
 
 def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -183,8 +184,38 @@ def _twin_ixi(entry: DatasetEntry, out: Path, n: int, seed: int) -> None:
             _add(tf, f"IXI{i + 2:03d}-{site}-{1000 + i}-{mod}.nii.gz", _nii_gz(img.astype(np.float32), affine))
 
 
+# ------------------------------------------------------------------------------------------ weights
+def _twin_weights(entry: DatasetEntry, out: Path, n: int, seed: int) -> None:
+    """A MONAI-bundle-shaped zip: <bundle>/configs/metadata.json and the checkpoint, a state dict of the
+    entry's architecture at a seeded random initialisation (the right keys and shapes, not trained)."""
+    import zipfile
+
+    import torch
+
+    from ..models import build_model
+
+    o = entry.options
+    torch.manual_seed(seed)
+    model = build_model(o["model"], int(o["spatial_dims"]), int(o["in_channels"]), int(o["out_channels"]),
+                        **dict(o.get("model_kwargs") or {}))
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    ckpt = str(o.get("checkpoint") or f"{entry.name}/models/model.pt")
+    bundle = ckpt.split("/", 1)[0]
+    meta = {"version": "twin", "description": f"format twin of {entry.name} (random weights)",
+            "network_data_format": {"inputs": {"image": {"num_channels": o["in_channels"]}},
+                                    "outputs": {"pred": {"num_channels": o["out_channels"]}}}}
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in ((f"{bundle}/configs/metadata.json", json.dumps(meta, indent=2).encode()),
+                           (ckpt, buf.getvalue())):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # fixed time: a stable hash
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+
+
 _GENERATORS: dict[str, Callable[[DatasetEntry, Path, int, int], None]] = {
     "mednist": _twin_mednist, "msd": _twin_msd, "medmnist": _twin_medmnist, "ixi": _twin_ixi,
+    "weights": _twin_weights,
 }
 
 

@@ -2,8 +2,9 @@
 
 ``build_model("densenet121", spatial_dims=2, in_channels=1, out_channels=6)`` returns a plain
 ``torch.nn.Module``. Every builder takes the same four arguments; extra keywords go to the network's
-constructor, so MONAI's documentation applies unchanged. No weights are downloaded: use
-:func:`medimg_kernel.models.transfer.load_weights` with a local file or a registered checkpoint.
+constructor, so MONAI's documentation applies unchanged. Weights come only from the registry
+(``pretrained=NAME``, see :mod:`.pretrained`) or a local file (:func:`~medimg_kernel.models.transfer.load_weights`),
+never from a library's own download.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _resnet(depth: int) -> Callable[..., Any]:
     def build(spatial_dims: int, in_channels: int, out_channels: int, **kw: Any) -> Any:
         from monai.networks import nets
 
-        kw.setdefault("pretrained", False)
+        kw.setdefault("pretrained", False)  # MONAI must never download: weights come from the registry
         return getattr(nets, f"resnet{depth}")(
             spatial_dims=spatial_dims, n_input_channels=in_channels, num_classes=out_channels, **kw
         )
@@ -49,9 +50,6 @@ def _efficientnet(spatial_dims: int, in_channels: int, out_channels: int, **kw: 
     from monai.networks.nets import EfficientNetBN
 
     variant = kw.pop("variant", "efficientnet-b0")
-    if kw.pop("pretrained", False):
-        raise ConfigError("build_model never downloads weights: build with pretrained=False and use "
-                          "medimg_kernel.models.load_weights(model, 'local-file.pt' or a registered name)")
     return EfficientNetBN(variant, pretrained=False, spatial_dims=spatial_dims, in_channels=in_channels,
                           num_classes=out_channels, **kw)
 
@@ -152,12 +150,16 @@ def build_model(name: str, spatial_dims: int = 2, in_channels: int = 1, out_chan
     in_channels, out_channels
         Input channels (modalities) and outputs (classes, or segmentation labels incl. background).
     **kw
-        Passed to the network's constructor (e.g. ``channels=``/``strides=`` for UNet).
+        Passed to the network's constructor (e.g. ``channels=``/``strides=`` for UNet). ``pretrained=NAME``
+        (a registered weights entry, ``medimg data list``) or ``pretrained=True`` (the one entry for this
+        model and dimension) builds the weights' architecture and loads them, fetched and hash-checked like
+        data; tensors of another shape (a new head) keep their fresh initialisation and are listed in
+        ``model.medimg_pretrained["skipped"]``.
 
     Returns
     -------
     torch.nn.Module
-        A freshly initialised network (weights are never downloaded).
+        A freshly initialised network, or one holding the published weights.
 
     Examples
     --------
@@ -170,7 +172,25 @@ def build_model(name: str, spatial_dims: int = 2, in_channels: int = 1, out_chan
         raise ConfigError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}")
     if in_channels < 1 or out_channels < 1:
         raise ConfigError(f"in_channels and out_channels must be >= 1, got {in_channels} and {out_channels}")
+    pretrained = kw.pop("pretrained", False)
+    entry = None
+    if pretrained:
+        from .pretrained import architecture_kwargs, resolve_pretrained
+
+        entry = resolve_pretrained(pretrained, spec.name, spatial_dims)
+        kw = architecture_kwargs(entry, kw)
     model = spec.builder(spatial_dims, int(in_channels), int(out_channels), **kw)
     model.medimg_spec = {"name": spec.name, "task": spec.task, "spatial_dims": spatial_dims,
                          "in_channels": int(in_channels), "out_channels": int(out_channels)}
+    if entry is not None:
+        from .pretrained import checkpoint_path
+        from .transfer import load_weights
+
+        report = load_weights(model, checkpoint_path(entry))
+        if not report.loaded:
+            from ..errors import CheckpointError
+
+            raise CheckpointError(f"weights {entry.name!r}: no tensor matched {spec.name!r}; {report!r}")
+        model.medimg_pretrained = {"weights": entry.name, "loaded": len(report.loaded),
+                                   "skipped": report.shape_mismatch + report.missing}
     return model

@@ -29,7 +29,8 @@ from medimg_kernel.runtime.runner import course_notebooks, course_root
 
 pytestmark = pytest.mark.slow
 
-TWINS = {"mednist": 60, "msd-spleen": 8, "msd-hippocampus": 8, "msd-lung": 8, "msd-braintumour": 8}
+TWINS = {"mednist": 60, "msd-spleen": 8, "msd-hippocampus": 8, "msd-lung": 8, "msd-braintumour": 8,
+         "monai-spleen-ct-unet": 1}
 
 # tiny standard-tier sizes per lesson: every key must be one the lesson knows (else the run fails first)
 SETS = {
@@ -43,7 +44,7 @@ SETS = {
     "08": "n_train=40 n_val=20 n_test=40 size=16 epochs=5 cnn_epochs=1 n_boot=20",
     "09": ("n_train=64 n_test=32 epochs=1 n_explain=4 smooth_samples=2 ig_steps=4 n_random=2 curve_steps=4 "
            "volume_size=24 n_train_3d=16 epochs_3d=1 n_explain_3d=2 occlusion_half_box=5 image_size=32"),
-    "10": ("image_size=32 n_train=120 n_val=60 n_test=120 epochs=1 n_boot=20 n_patients=200 perm_repeats=2 "
+    "10": ("image_size=32 n_train=120 n_val=150 n_test=120 epochs=1 n_boot=20 n_patients=200 perm_repeats=2 "
            "shapley_rows=10 shapley_samples=4"),
 }
 # a figure each lesson's standard path must record (proof it got past training to evaluation)
@@ -119,6 +120,9 @@ def test_full_tier_segments_the_spleen_ct_twin(twin_run):
     assert full["tier"] == "full" and nb["status"] == "ok", f"cell {nb['cell']}: {nb['error']}\n{full['stderr']}"
     assert math.isfinite(nb["metrics"]["test_dice"])
     assert requested.count("/Task09_Spleen.tar") == 1  # 01 downloaded it once; the full run reused the cache
+    assert "/spleen_ct_segmentation_v0.3.7.zip" in requested  # the full tier fine-tunes the published weights
+    out = Path(nb["output"]).read_text()
+    assert "fine-tuned: best val Dice" in out and "fine-tuned from published weights" in out
 
 
 def test_twins_came_through_the_loopback_server_and_are_announced(twin_run):

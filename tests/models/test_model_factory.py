@@ -61,7 +61,7 @@ def test_aliases_and_registry() -> None:
     assert "unet" not in available_models("classification")
     with pytest.raises(ConfigError, match="spatial_dims"):
         build_model("unet", 4, 1, 2)
-    with pytest.raises(ConfigError, match="never downloads"):
+    with pytest.raises(ConfigError, match="no registered weights for .efficientnet"):  # only registry weights
         build_model("efficientnet-b0", 2, 1, 2, pretrained=True)
     with pytest.raises(ConfigError, match="img_size"):
         build_model("unetr", 3, 1, 2)
