@@ -25,14 +25,22 @@ from scipy.stats import rankdata  # noqa: F401  (available for exercise 3)
 
 import medimg_kernel as mk
 
-data = mk.synthetic.lesions2d(12, seed=0, size=24, prevalence=1.0, contrast=0.4, radius=(0.1, 0.15))
-images, masks = data["images"][:, 0], data["masks"][:, 0].astype(bool)  # (12, 24, 24) each
+# your own variant: the seeds come from your student id (mk.student_id()), so your images (lesion
+# contrast, positions, radii, texture) differ from your neighbour's; solve the general problem and the
+# tests pass for every variant
+SIZE = 24
+_variant = np.random.default_rng(mk.variant_seed("09_explaining_image_models", salt="geometry"))
+CONTRAST = round(float(_variant.uniform(0.37, 0.43)), 3)
+data = mk.synthetic.lesions2d(12, seed=mk.variant_seed("09_explaining_image_models"), size=SIZE,
+                              prevalence=1.0, contrast=CONTRAST, radius=(0.1, 0.15))
+images, masks = data["images"][:, 0], data["masks"][:, 0].astype(bool)  # (12, SIZE, SIZE) each
 
 # a "good" saliency map: the image minus its blurred background (bright blobs stand out) ...
 
 good_maps = np.stack([np.clip(im - ndimage.gaussian_filter(im, 4), 0, None) for im in images])
 # ... and a poor one: smooth noise that knows nothing about the lesions
-bad_maps = np.stack([ndimage.gaussian_filter(np.random.default_rng(i).random((24, 24)), 2) for i in range(12)])
+_noise = np.random.default_rng(mk.variant_seed("09_explaining_image_models", salt="noise"))
+bad_maps = np.stack([ndimage.gaussian_filter(_noise.random((SIZE, SIZE)), 2) for _ in range(12)])
 
 
 def lesion_probability(image, mask):
@@ -40,7 +48,8 @@ def lesion_probability(image, mask):
     return float(1 / (1 + np.exp(-20 * (image[mask].mean() - 0.45))))
 
 
-print(images.shape, "mask area fraction", masks.mean().round(3))
+print("variant of", mk.student_id(), "- images:", images.shape, "lesion contrast:", CONTRAST,
+      "mask area fraction", masks.mean().round(3))
 
 # %% [markdown] readonly id=ex1_text
 # ## Exercise 1 — The pointing game (3 points)
