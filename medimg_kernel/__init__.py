@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "CheckFailed": "grading:CheckFailed",
     "student_id": "grading.variants:student_id",
     "variant_seed": "grading.variants:variant_seed",
+    "variant_rng": "grading.variants:variant_rng",
     # explainability, fusion
     "explain": "explain:",  # a callable module: mk.explain(model, image, ...) and mk.explain.checks
     "fusion": "fusion:",

@@ -21,7 +21,12 @@ MEASURED_CURVE = pd.DataFrame({
 MEASURED_CURVE["speedup"] = MEASURED_CURVE.serial_s / MEASURED_CURVE.cluster_s
 
 
-def planted_cohort(n_scans: int = 30, seed: int = 12, folder: str | Path | None = None):
+#: the faults planted in the cohort, one scan each (their order decides which scans carry them)
+PLANTED = ("duplicate", "flipped", "blank", "truncated", "anisotropy")
+
+
+def planted_cohort(n_scans: int = 30, seed: int = 12, folder: str | Path | None = None,
+                   faults: tuple[str, ...] | list[str] = PLANTED):
     """Write a cohort with planted faults and scan it; returns ``(table, truth, folder)``.
 
     ``table`` is the cohort table of ``medimg_kernel.cohort.scan`` (one row per image or label file,
@@ -32,7 +37,7 @@ def planted_cohort(n_scans: int = 30, seed: int = 12, folder: str | Path | None 
     logging.getLogger("medimg_kernel").setLevel(logging.ERROR)  # the scan's warnings are not test output
     folder = Path(folder or tempfile.mkdtemp(prefix="a12_"))
     truth = mk.cohort.make_cohort(folder, n_scans, seed=seed, n_dicom_series=1,
-                                  faults=["duplicate", "flipped", "blank", "truncated", "anisotropy"])
+                                  faults=[str(f) for f in faults])
     table = mk.cohort.scan(folder / "manifest.csv", client=False, progress=False)
     return table, truth, folder
 
