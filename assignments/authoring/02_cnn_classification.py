@@ -25,11 +25,17 @@ import numpy as np
 
 import medimg_kernel as mk
 
-rng = np.random.default_rng(0)
-# 200 chest images x 3 findings (multi-label, rare positives) and a model's scores for them
-labels = (rng.random((200, 3)) < np.array([0.05, 0.2, 0.5])).astype(int)
-scores = np.clip(labels * 0.35 + rng.normal(0.35, 0.2, labels.shape), 0, 1)
-print("positives per finding:", labels.sum(axis=0), "of", len(labels))
+# your own variant: the seed comes from your student id (mk.student_id()), so your numbers differ from
+# your neighbour's; solve the general problem and the tests pass for every variant
+rng = np.random.default_rng(mk.variant_seed("02_cnn_classification"))
+# about 200 chest images x 3 findings (multi-label: one rare, one uncommon, one common) and a model's scores
+n_images = int(rng.integers(180, 241))
+prevalence = np.array([rng.uniform(0.04, 0.08), rng.uniform(0.15, 0.25), rng.uniform(0.4, 0.55)])
+separation = rng.uniform(0.3, 0.4)  # how much higher the model scores a positive, on average
+labels = (rng.random((n_images, 3)) < prevalence).astype(int)
+scores = np.clip(labels * separation + rng.normal(0.35, 0.2, labels.shape), 0, 1)
+print("variant of", mk.student_id(), "- positives per finding:", labels.sum(axis=0), "of", len(labels),
+      "images; mean score:", round(float(scores.mean()), 3))
 
 # %% [markdown] readonly id=ex1_text
 # ## Exercise 1 — Class frequencies (2 points)
@@ -122,7 +128,7 @@ def test_single_value():
 
 def test_returns_float_and_is_positive():
     """a positive Python float on the lesson data. Hint: return float(...)"""
-    w_pos, w_neg = np.array([0.95, 0.8, 0.5]), np.array([0.05, 0.2, 0.5])
+    w_pos, w_neg = 1 - labels.mean(axis=0), labels.mean(axis=0)  # balancing weights of your variant
     loss = weighted_bce(labels, scores, w_pos, w_neg)
     assert isinstance(loss, float) and loss > 0
 
@@ -157,8 +163,14 @@ def _wbce_weights_matter():
     assert b > a + 0.5
 
 
+def _wbce_variant_reference():
+    wp, wn = 1 - labels.mean(axis=0), labels.mean(axis=0)
+    ref = -(wp * labels * np.log(scores + 1e-7) + wn * (1 - labels) * np.log(1 - scores + 1e-7)).sum(1).mean()
+    assert np.isclose(weighted_bce(labels, scores, wp, wn), ref, rtol=1e-6)
+
+
 mk.check("weighted_bce", _wbce_reference, _wbce_confident_mistake_finite, _wbce_weights_matter,
-         budget=5, hidden=True)
+         _wbce_variant_reference, budget=5, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown] readonly id=ex3_text
@@ -278,6 +290,13 @@ def _auc_invariant_to_monotone_transform():
     assert np.isclose(roc_auc(y, s), roc_auc(y, np.exp(3 * s)))
 
 
-mk.check("roc_auc", _auc_held_out, _auc_one_class, _auc_invariant_to_monotone_transform, budget=5,
-         hidden=True)
+def _auc_variant_reference():
+    y, s = labels[:, 2].astype(bool), scores[:, 2]
+    pos, neg = s[y], s[~y]
+    ref = ((pos[:, None] > neg).sum() + 0.5 * (pos[:, None] == neg).sum()) / (len(pos) * len(neg))
+    assert np.isclose(roc_auc(labels[:, 2], s), ref)
+
+
+mk.check("roc_auc", _auc_held_out, _auc_one_class, _auc_invariant_to_monotone_transform,
+         _auc_variant_reference, budget=5, hidden=True)
 ### END HIDDEN TESTS

@@ -33,8 +33,19 @@ def gaussian_heatmap(centres, heights, shape=(48, 48), sigma=2.0):
     return out
 
 
-heat = gaussian_heatmap([(10, 12), (30, 35), (40, 8)], [0.9, 0.6, 0.3])
-print("heat map", heat.shape, "max", round(float(heat.max()), 3))
+# your own variant: the seed comes from your student id (mk.student_id()), so your numbers differ from
+# your neighbour's; solve the general problem and the tests pass for every variant
+rng = np.random.default_rng(mk.variant_seed("04_detection"))
+centres = []  # three lesion centres (row, col), at least 12 pixels apart and 4 from the border
+while len(centres) < 3:
+    c = tuple(int(v) for v in rng.integers(4, 44, size=2))
+    if all(np.hypot(c[0] - o[0], c[1] - o[1]) >= 12 for o in centres):
+        centres.append(c)
+# one strong, one medium and one faint lesion, in that order (so centres[0] is the highest peak)
+heights = [round(float(rng.uniform(lo, hi)), 2) for lo, hi in ((0.8, 0.95), (0.55, 0.7), (0.2, 0.4))]
+heat = gaussian_heatmap(centres, heights)
+print("variant of", mk.student_id(), "- heat map", heat.shape, "max", round(float(heat.max()), 3),
+      "| lesions at", centres)
 
 # %% [markdown] readonly id=ex1_text
 # ## Exercise 1 — Peaks (3 points)
@@ -60,7 +71,7 @@ def find_peaks(heatmap, threshold, min_distance=3):
 def test_three_bumps():
     """finds the three bumps, highest first. Hint: compare the map with its maximum_filter"""
     peaks = find_peaks(heat, threshold=0.1)
-    assert [(r, c) for r, c, _ in peaks] == [(10, 12), (30, 35), (40, 8)]
+    assert [(r, c) for r, c, _ in peaks] == centres
 
 
 def test_threshold():
@@ -71,7 +82,7 @@ def test_threshold():
 def test_tuples():
     """each peak is (row, col, score). Hint: score = heatmap[row, col]"""
     r, c, s = find_peaks(heat, threshold=0.8)[0]
-    assert (r, c) == (10, 12) and abs(s - heat[10, 12]) < 1e-9
+    assert (r, c) == centres[0] and abs(s - heat[centres[0]]) < 1e-9
 
 
 mk.check("peaks", test_three_bumps, test_threshold, test_tuples, budget=5)
@@ -203,10 +214,14 @@ def sensitivity_at_fp(images, radius, fp_per_image):
     ### END SOLUTION
 
 # %% tests id=ex3_tests points=3 requires=matching
+_rng = np.random.default_rng(mk.variant_seed("04_detection", salt="froc"))
+_offset = _rng.integers(0, 20, size=2)  # your variant places the two images' findings elsewhere
+_gain = _rng.uniform(0.5, 1.0)  # and rescales the scores (their order is what matters)
 two_images = [
-    {"pred": np.array([[5, 5], [20, 20], [30, 5]]), "scores": np.array([0.9, 0.7, 0.4]),
-     "truth": np.array([[5, 6], [30, 6]])},
-    {"pred": np.array([[8, 8], [40, 40]]), "scores": np.array([0.8, 0.6]), "truth": np.array([[40, 41]])},
+    {"pred": np.array([[5, 5], [20, 20], [30, 5]]) + _offset, "scores": np.array([0.9, 0.7, 0.4]) * _gain,
+     "truth": np.array([[5, 6], [30, 6]]) + _offset},
+    {"pred": np.array([[8, 8], [40, 40]]) + _offset, "scores": np.array([0.8, 0.6]) * _gain,
+     "truth": np.array([[40, 41]]) + _offset},
 ]
 
 
