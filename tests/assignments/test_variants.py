@@ -60,3 +60,12 @@ def test_solution_passes_two_variants_with_different_data(tmp_path):
         outputs[student] = "".join(o.get("text", "") for o in setup.outputs)
     assert "variant of alice" in outputs["alice"] and "variant of bob" in outputs["bob"]
     assert outputs["alice"].split("- ", 1)[1] != outputs["bob"].split("- ", 1)[1]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (COURSE / "source").iterdir() if p.is_dir()))
+def test_every_assignment_draws_its_data_from_the_student_variant(name):
+    nb = nbformat.read(str(COURSE / "source" / name / f"{name}.ipynb"), as_version=4)
+    setup = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    assert "variant_seed(" in setup.source or "variant_rng(" in setup.source, f"{name}: setup has no variant"
+    assert "variant of" in setup.source and "student_id()" in setup.source, f"{name}: print whose variant it is"
+    assert f'"{name}"' in setup.source, f"{name}: the variant should be keyed by the assignment's own name"
