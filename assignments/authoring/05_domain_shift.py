@@ -305,8 +305,8 @@ def _ft_zero_steps():
 
 
 def _ft_held_out_images():
-    xh, yh = make_domain(200, seed=mk.variant_seed("05_domain_shift", salt="held-out") % 100_000,
-                         gain=gain_b, offset=offset_b)
+    held_seed = mk.variant_seed("05_domain_shift", salt="held-out") % 100_000
+    xh, yh = make_domain(200, seed=held_seed, gain=gain_b, offset=offset_b)  # the student's scanner B
     model = finetune(copy.deepcopy(pretrained), x_few, y_few, steps=60)
     assert accuracy(model, xh, yh) >= 0.85
 
