@@ -21,7 +21,7 @@ import medimg_kernel as mk
 
 pytestmark = pytest.mark.slow
 
-STEPS = 12  # 96 samples / batch 16 x 2 epochs
+STEPS = 36  # 96 samples / batch 16 x 6 epochs: room between step 5 (the kill) and the end, even on a fast machine
 
 
 MODEL = {"name": "simplecnn", "spatial_dims": 2, "in_channels": 1, "out_channels": 6,
@@ -35,7 +35,7 @@ def _config(tmp_path, name):
         torch.save(mk.build_model(MODEL["name"], 2, 1, 6, **MODEL["kwargs"]).state_dict(), init)
     cfg = {"model": {**MODEL, "weights": str(init)},
            "data": {"synthetic": "mednist_like", "n": 96, "seed": 0, "options": {"size": 16}},
-           "trainer": {"max_epochs": 2, "batch_size": 16, "lr": 0.01, "precision": "fp32", "device": "cpu",
+           "trainer": {"max_epochs": 6, "batch_size": 16, "lr": 0.01, "precision": "fp32", "device": "cpu",
                        "seed": 1, "checkpoint_dir": str(tmp_path / name / "ck"), "checkpoint_every": 1,
                        "progress": False},
            "output": {"weights": str(tmp_path / name / "final.pt")}}
