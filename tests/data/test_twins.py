@@ -3,7 +3,9 @@ dataset whose file has the wrong layout is refused in one line with nothing extr
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -54,7 +56,7 @@ def test_msd_twin_has_dataset_json_nifti_and_real_affines(twins, tmp_path):
     assert (root / "imagesTr" / "._BRATS_001.nii.gz").exists()  # AppleDouble junk, as in the real tars
     spleen = tarfile.open(out / "Task09_Spleen.tar")
     first = next(m for m in spleen.getnames() if "imagesTr/spleen_" in m)
-    ct = nib.Nifti1Image.from_bytes(__import__("gzip").decompress(spleen.extractfile(first).read()))
+    ct = nib.Nifti1Image.from_bytes(gzip.decompress(spleen.extractfile(first).read()))
     assert ct.get_data_dtype() == np.int16 and np.isclose(ct.header.get_zooms()[2], 5.0)  # HU, 5 mm slices
 
 
@@ -100,7 +102,7 @@ def test_redefined_dataset_with_the_wrong_layout_is_refused_and_nothing_is_left(
     cache = tmp_path / "cache"
     res = subprocess.run([sys.executable, "-m", "medimg_kernel", "data", "fetch", "mednist", "--manifest", str(man),
                           "--quiet"], capture_output=True, text=True, timeout=120,
-                         env={**__import__("os").environ, "MEDIMG_DATA": str(cache)})
+                         env={**os.environ, "MEDIMG_DATA": str(cache)})
     assert res.returncode != 0
     err = [ln for ln in res.stderr.splitlines() if "error" in ln]
     assert len(err) == 1, res.stderr

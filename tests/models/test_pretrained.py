@@ -6,6 +6,7 @@ zip whose checkpoint has the architecture's exact keys and shapes) is served fro
 
 from __future__ import annotations
 
+import io
 import threading
 import zipfile
 from functools import partial
@@ -51,7 +52,7 @@ def test_registered_entry_is_the_real_release():
 def test_pretrained_loads_the_published_tensors(served_weights):
     with zipfile.ZipFile(served_weights / mk.dataset_info(NAME).files[0].filename) as zf:
         ckpt = zf.read("spleen_ct_segmentation/models/model.pt")
-    state = torch.load(__import__("io").BytesIO(ckpt), weights_only=True)
+    state = torch.load(io.BytesIO(ckpt), weights_only=True)
     net = mk.build_model("unet", 3, 1, 2, pretrained=NAME)
     own = net.state_dict()
     assert set(own) == set(state) and all(torch.equal(own[k], state[k]) for k in state)

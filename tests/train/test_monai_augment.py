@@ -38,7 +38,7 @@ def test_dictionary_transform_moves_the_label_with_the_image():
     assert torch.equal((xa > 0.5).long(), ya) and not torch.equal(xa, x)
 
 
-def test_trainer_trains_with_a_monai_transform(monkeypatch):
+def test_trainer_trains_with_a_monai_transform():
     calls = []
     base = RandFlip(prob=1.0, spatial_axis=1)
 
