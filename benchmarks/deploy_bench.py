@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import medimg_kernel as mk
-from medimg_kernel.deploy import benchmark, export_bundle
+from medimg_kernel.deploy import benchmark, export_bundle, size_breakdown
 from medimg_kernel.deploy.bundle import synthetic_split
 from medimg_kernel.deploy.node import InferenceNode, send_series
 from medimg_kernel.deploy.series import ct_series
@@ -83,6 +83,9 @@ def main(argv=None):
             out["models"][label] = {**rep.as_dict(), "bundle": {k: b.info[k] for k in
                                     ("parity_max_abs_err", "sizes_mb", "accuracy", "accuracy_delta_pt") if k in b.info}}
             out["models"][label].pop("machine")
+            parts = {k: size_breakdown(path) for k, path in (("fp32", b.fp32_path), ("int8", b.int8_path))}
+            out["models"][label]["size_breakdown"] = {**parts, "weights_ratio": parts["fp32"]["weight_bytes"] /
+                                                      max(1, parts["int8"]["weight_bytes"])}
         # real-time stream: the real ultrasound cine at 30 fps, 128^2, ORT fp32, 100 ms budget
         big = bundles["UNet(16,32,64,128) 128^2"]
         st = RealtimeStream(big.predictor("fp32"), fps=30, latency_budget_ms=100, input_size=128).run("cine")
@@ -108,8 +111,11 @@ def main(argv=None):
         sz = r.get("int8 size reduction (fp32 / int8 file)")
         q = r.get("ORT int8 vs ORT fp32 (p50 speed-up)")
         delta = m["bundle"].get("accuracy_delta_pt", {}).get("int8", {})
+        sb = m["size_breakdown"]
         print(f"{label:<34} ORT/eager x{sp:.2f} (>=2)   int8 size x{sz:.2f} (>=2.5)   int8/ORT speed x{q:.2f}   "
               f"int8 accuracy delta {', '.join(f'{k} {v:+.2f}' for k, v in delta.items()) or 'n/a (untrained)'}")
+        print(f"{'':<34} {sb['fp32']['n_weights']:,} weights: weight bytes x{sb['weights_ratio']:.2f} smaller in int8; "
+              f"the rest of the file {sb['fp32']['other_bytes'] / 1e3:.0f} KB fp32 -> {sb['int8']['other_bytes'] / 1e3:.0f} KB int8")
         out["targets"][label] = {"ort_vs_eager_ge_2": sp >= 2, "int8_size_ge_2.5": sz >= 2.5,
                                  "int8_delta_ok": all(abs(v) <= (0.5 if k.startswith("dice") else 1.0)
                                                       for k, v in delta.items())}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
@@ -63,11 +64,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_twin(args: argparse.Namespace) -> int:
+    from ..data.registry import dataset_info
     from ..data.twins import write_twins
 
     path = write_twins(args.names, args.out, base_url=args.base_url, n=args.n, seed=args.seed)
     print(f"wrote {len(args.names)} twin(s) and {path}; use it with MEDIMG_REGISTRY={path} "
           f"or `medimg course run --manifest {path}`")
+    for name in args.names:
+        e = dataset_info(name)
+        if e.source == "bucket":  # objects, not files: they go into an S3 server at --base-url
+            b = e.options["bucket"]
+            print(f"{name}: upload {Path(args.out) / b} to a public bucket s3://{b} of the S3 server at "
+                  f"{args.base_url or '(give --base-url: the S3 endpoint)'} (mk.cohort.LocalS3().create_bucket("
+                  f"{b!r}, public=True) and mk.cohort.upload)")
     return 0
 
 

@@ -22,6 +22,7 @@ _EXPORTS = {
     "audit": "quality", "summary": "quality", "plot_audit": "quality", "thumbnails": "quality",
     "ROW_CHECKS": "quality", "CHECKS": "quality", "DEFAULTS": "quality",
     "region_features": "features", "cohort_features": "features", "features_of_pair": "features",
+    "series_noise": "features",
     "to_zarr": "zarr_io", "from_zarr": "zarr_io", "open_dask": "zarr_io", "cohort_to_zarr": "zarr_io",
     "read_cohort": "zarr_io",
     "filesystem": "storage", "upload": "storage", "check_bucket": "storage", "list_files": "storage",

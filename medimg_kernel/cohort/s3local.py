@@ -68,8 +68,14 @@ class LocalS3:
         return {"key": self._key, "secret": self._secret,
                 "client_kwargs": {"endpoint_url": self.endpoint, "region_name": "us-east-1"}}
 
-    def create_bucket(self, name: str) -> str:
-        """Create bucket ``name`` (no error if it exists); returns ``s3://name``."""
+    def create_bucket(self, name: str, *, public: bool = False) -> str:
+        """Create bucket ``name`` (no error if it exists); returns ``s3://name``.
+
+        ``public=True`` adds a bucket policy letting anyone list and read it without credentials, as a
+        public open-data bucket does (e.g. NCI IDC's ``idc-open-data``).
+        """
+        import json
+
         import boto3
 
         s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
@@ -78,6 +84,11 @@ class LocalS3:
             s3.create_bucket(Bucket=name)
         except s3.exceptions.BucketAlreadyOwnedByYou:
             pass
+        if public:
+            policy = {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject"], "Resource": f"arn:aws:s3:::{name}/*"},
+                {"Effect": "Allow", "Principal": "*", "Action": ["s3:ListBucket"], "Resource": f"arn:aws:s3:::{name}"}]}
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
         return f"s3://{name}"
 
     def stop(self) -> None:

@@ -23,8 +23,8 @@ def feature_task(size: int, seed: int = 0) -> float:
     from .features import region_features
 
     rng = np.random.default_rng(seed)
-    grid = np.stack(np.meshgrid(*[np.arange(size) - (size - 1) / 2] * 3, indexing="ij"))
-    ball = ((grid**2).sum(0) <= (0.35 * size) ** 2).astype(np.uint8)
+    c = np.arange(size) - (size - 1) / 2  # broadcast x² + y² + z²: one size³ array, not a 3 × size³ grid
+    ball = (c[:, None, None] ** 2 + c[None, :, None] ** 2 + c[None, None, :] ** 2 <= (0.35 * size) ** 2).astype(np.uint8)
     image = rng.normal(100, 10, ball.shape)
     return float(region_features(image, ball)[0]["mean"])
 

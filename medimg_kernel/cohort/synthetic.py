@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data.io.dicom_write import write_dicom_series
 from ..errors import ConfigError
 
 __all__ = ["make_cohort", "FAULTS", "LABEL_MAP", "write_dicom_series"]
@@ -50,44 +51,6 @@ def _affine(spacing: tuple[float, float, float], flip: bool = False, oblique_deg
     if flip:
         aff[0, :3] *= -1
     return aff
-
-
-def write_dicom_series(folder: str | Path, volume: np.ndarray, *, spacing: tuple[float, float, float] = (1, 1, 2),
-                       patient_id: str = "DCM001", modality: str = "CT", seed: int = 0,
-                       description: str = "synthetic") -> list[Path]:
-    """Write ``volume`` (x, y, z; int16 values) as one DICOM file per slice of a new series."""
-    import pydicom
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    study, series = generate_uid(entropy_srcs=[f"study{seed}"]), generate_uid(entropy_srcs=[f"series{seed}"])
-    vol = np.asarray(volume).astype(np.int16)
-    paths = []
-    for k in range(vol.shape[2]):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[f"{seed}-{k}"])
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        path = folder / f"IM{k + 1:04d}.dcm"
-        ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-        ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-        ds.PatientID, ds.PatientName = patient_id, patient_id
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
-        ds.SeriesDescription, ds.Modality, ds.InstanceNumber = description, modality, k + 1
-        ds.ImagePositionPatient = [0.0, 0.0, float(k * spacing[2])]
-        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
-        ds.PixelSpacing = [float(spacing[1]), float(spacing[0])]
-        ds.SliceThickness = float(spacing[2])
-        ds.Rows, ds.Columns = vol.shape[1], vol.shape[0]
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
-        ds.PixelData = np.ascontiguousarray(vol[:, :, k].T + 1024).astype(np.int16).tobytes()
-        pydicom.dcmwrite(path, ds, enforce_file_format=True)
-        paths.append(path)
-    return paths
 
 
 def make_cohort(folder: str | Path, n_scans: int = 200, *, shape: tuple[int, int, int] = (32, 32, 24),

@@ -103,9 +103,13 @@ def _candidate_urls(f: FileEntry, mirrors: Sequence[str]) -> list[str]:
 
 def is_cached(entry: DatasetEntry, data_dir: str | os.PathLike[str] | None = None) -> bool:
     """True when every file of ``entry`` is in the cache with a valid verification stamp (no hashing)."""
+    folder = cache_dir(data_dir) / entry.name
+    if entry.source == "bucket":  # every pinned series present and locked (no hashing)
+        from .buckets import is_complete
+
+        return is_complete(entry, folder, deep=False)
     if entry.source != "remote":
         return True
-    folder = cache_dir(data_dir) / entry.name
     return all(stamp_ok(folder / f.filename, f.known_hash) for f in entry.files)
 
 
@@ -292,8 +296,12 @@ def fetch(
         raise ConfigError(f"{name!r} is synthetic: nothing to download, use mk.load({name!r}) to generate it")
     if entry.source == "package":
         return dataset_path(name, data_dir, manifests)
-    mirrors = list(mirrors) if mirrors else mirrors_from_env()
     folder = cache_dir(data_dir) / entry.name
+    if entry.source == "bucket":  # DICOM series in an object-store bucket (NCI IDC): data/buckets.py
+        from .buckets import fetch_bucket
+
+        return fetch_bucket(entry, folder, retries=retries, progressbar=progressbar)
+    mirrors = list(mirrors) if mirrors else mirrors_from_env()
     for f in entry.files:
         path = fetch_file(
             f,

@@ -389,6 +389,20 @@ def _load_ixi(entry: DatasetEntry, req: LoadRequest) -> Any:
     return _file_dataset(items, ["image"], req, _spatial3(req), entry.name, class_names=sites)
 
 
+@register_loader("dicom_series")
+def _load_dicom_series(entry: DatasetEntry, req: LoadRequest) -> Any:
+    """A data list of the pinned series (fetched and verified first): one dict per series, whose ``image``
+    is the series folder (MONAI's ``LoadImage`` reads a DICOM folder as one volume)."""
+    if req.as_arrays:
+        raise ConfigError(f"{entry.name!r} is a set of DICOM series: use mk.load({entry.name!r}) for the data "
+                          "list, or mk.cohort.scan(mk.fetch(...)) for a cohort table")
+    folder = _folder(entry, req)
+    items = [{"image": str(folder / str(s["folder"])), "series_uid": str(s["series_uid"]),
+              **{k: s[k] for k in ("patient", "modality", "collection") if k in s}}
+             for s in entry.options["series"]]
+    return _subsample(items, req.n)
+
+
 @register_loader("weights")
 def _load_weights(entry: DatasetEntry, req: LoadRequest) -> Any:
     raise ConfigError(

@@ -34,7 +34,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("remote", "package", "synthetic")
+SOURCES = ("remote", "package", "synthetic", "bucket")
 _HASH_LEN = {"md5": 32, "sha1": 40, "sha256": 64}
 _ENTRY_KEYS = {
     "name",
@@ -208,6 +208,13 @@ def _parse_entry(raw: Any, where: str) -> DatasetEntry:
         raise _fail(where, f"options must be a mapping, got {options!r}")
     if raw["source"] == "synthetic" and "generator" not in options:
         raise _fail(where, "a synthetic dataset needs options.generator (a registered generator name)")
+    if raw["source"] == "bucket":
+        series = options.get("series")
+        if not options.get("bucket") or not isinstance(series, list) or not series:
+            raise _fail(where, "a bucket dataset needs options.bucket and options.series (a non-empty list)")
+        for s in series:
+            if not isinstance(s, dict) or not {"folder", "series_uid", "instances"} <= set(s):
+                raise _fail(where, f"every options.series entry needs folder, series_uid and instances, got {s!r}")
     if raw["source"] == "package" and "sample" not in options:
         raise _fail(where, "a package dataset needs options.sample (a shipped sample name)")
     splits = raw.get("splits") or {}

@@ -4,7 +4,9 @@ A twin of ``mednist`` is a ``MedNIST.tar.gz`` of ``MedNIST/<Class>/<n>.jpeg``; o
 ``dataset.json``, ``imagesTr``, ``labelsTr`` and ``imagesTs`` NIfTI files with real-looking affines; of a
 MedMNIST flag, an ``.npz`` with the published key names and dtypes; of IXI, a ``.tar`` of
 ``IXI<id>-<site>-<n>-<mod>.nii.gz`` files; of published weights, a MONAI-bundle zip whose checkpoint has the
-architecture's exact keys and shapes (random values). :func:`write_twins` writes the files and a registry manifest that
+architecture's exact keys and shapes (random values); of a bucket dataset (NCI IDC), each pinned DICOM series
+with its SeriesInstanceUID and instance count under ``<bucket>/<folder>/``, to upload to an S3 server on
+127.0.0.1 (``mk.cohort.LocalS3``), the manifest entry pointing at that endpoint. :func:`write_twins` writes the files and a registry manifest that
 redefines the datasets by name with the twins' URLs and sha256 hashes, so a lesson's standard/full path runs
 unchanged, at tiny sizes, against a server on 127.0.0.1 (``medimg data twin``; ``medimg course run --manifest``).
 
@@ -213,6 +215,35 @@ def _twin_weights(entry: DatasetEntry, out: Path, n: int, seed: int) -> None:
             zf.writestr(info, data)
 
 
+# ------------------------------------------------------------------------------------- bucket series
+def _twin_bucket(entry: DatasetEntry, out_dir: Path, seed: int) -> Path:
+    """The pinned series of a ``source: bucket`` entry as small DICOM files in the bucket's layout:
+    ``<out_dir>/<bucket>/<folder>/<uuid>.dcm``, each series with its pinned SeriesInstanceUID and instance
+    count (32 x 32 CT slices of a water phantom with a few inserts of different density); returns the
+    bucket folder, to upload to an S3 server (``mk.cohort.upload``)."""
+    import uuid
+
+    from .io.dicom_write import write_dicom_series
+
+    root = out_dir / str(entry.options["bucket"])
+    rng = np.random.default_rng(seed)
+    for i, s in enumerate(entry.options["series"]):
+        n = int(s["instances"])
+        c = np.arange(32) - 15.5
+        r2 = c[:, None] ** 2 + c[None, :] ** 2
+        vol = np.where(r2 <= 14**2, 0.0, -1000.0)[:, :, None].repeat(n, 2)  # water cylinder in air (HU)
+        for j, hu in enumerate((60.0, 120.0, -100.0)):  # inserts, like a liver phantom's lesions
+            cx, cy = 16 + 7 * np.cos(2 * np.pi * j / 3), 16 + 7 * np.sin(2 * np.pi * j / 3)
+            vol[((np.arange(32)[:, None] - cx) ** 2 + (np.arange(32)[None, :] - cy) ** 2) <= 9] = hu
+        vol += rng.normal(0, 5.0 * (i + 1), vol.shape)  # sharper kernels: more noise
+        names = [f"{uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | k)}.dcm" for k in range(n)]
+        write_dicom_series(root / str(s["folder"]), np.round(vol), spacing=(0.7, 0.7, 5.0),
+                           patient_id=str(s.get("patient", "TWIN")), modality=str(s.get("modality", "CT")),
+                           description=str(s.get("description", "twin")), series_uid=str(s["series_uid"]),
+                           file_names=names)
+    return root
+
+
 _GENERATORS: dict[str, Callable[[DatasetEntry, Path, int, int], None]] = {
     "mednist": _twin_mednist, "msd": _twin_msd, "medmnist": _twin_medmnist, "ixi": _twin_ixi,
     "weights": _twin_weights,
@@ -241,6 +272,13 @@ def make_twin(name: str, out_dir: str | os.PathLike[str], *, base_url: str | Non
     training items (per class for MedNIST).
     """
     entry = dataset_info(name)
+    if entry.source == "bucket":  # the objects for an S3 server, and the entry pointing at it
+        root = _twin_bucket(entry, Path(out_dir), seed)
+        d = entry.to_dict()
+        d.pop("registry_file", None)
+        d["options"] = {**entry.options, "endpoint_url": base_url, "twin_folder": str(root)}
+        d["description"] = f"FORMAT TWIN (generated phantom slices, not the real images) of: {entry.description}".strip()
+        return d
     if entry.source != "remote" or entry.loader not in _GENERATORS:
         raise ConfigError(
             f"no format twin for {name!r} (loader {entry.loader!r}); twins exist for remote datasets of the "
@@ -275,7 +313,7 @@ def write_twins(names: Sequence[str], out_dir: str | os.PathLike[str], *, base_u
 
     for nm in names:  # every name checked before anything is written
         e = dataset_info(nm)
-        if e.source != "remote" or e.loader not in _GENERATORS:
+        if e.source != "bucket" and (e.source != "remote" or e.loader not in _GENERATORS):
             raise ConfigError(f"no format twin for {nm!r} (loader {e.loader!r}); twins exist for remote datasets "
                               f"of the families {', '.join(_GENERATORS)}")
     sizes = n if isinstance(n, dict) else dict.fromkeys(names, n)

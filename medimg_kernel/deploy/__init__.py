@@ -16,7 +16,7 @@ Heavy libraries (torch, onnxruntime, pydicom, pynetdicom, highdicom) are importe
 
 from __future__ import annotations
 
-from .bench import BenchReport, benchmark, latency_summary, machine_info
+from .bench import BenchReport, benchmark, latency_summary, machine_info, size_breakdown
 from .bundle import Bundle, export_bundle, load_bundle
 from .evaluate import accuracy_delta, dice_score, evaluate, predict_batches
 from .export import ExportReport, check_parity, export_onnx
@@ -24,7 +24,7 @@ from .quantize import calibration_set, quantize_int8
 from .runtime import EagerPredictor, OrtPredictor, Predictor, load_predictor
 
 __all__ = [
-    "BenchReport", "benchmark", "latency_summary", "machine_info",
+    "BenchReport", "benchmark", "latency_summary", "machine_info", "size_breakdown",
     "Bundle", "export_bundle", "load_bundle",
     "accuracy_delta", "dice_score", "evaluate", "predict_batches",
     "ExportReport", "check_parity", "export_onnx",

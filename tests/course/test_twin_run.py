@@ -1,11 +1,12 @@
-"""Every lesson 01-10 through its **standard-tier** path, against format twins served from 127.0.0.1.
+"""Every lesson 01-12 through its **standard-tier** path, against format twins served from 127.0.0.1.
 
 The twins (``medimg_kernel.data.twins``) are tiny files in each dataset's exact published layout: MedNIST's
 tar.gz of class folders of JPEGs, MSD tars with ``dataset.json`` and NIfTI volumes. A loopback HTTP server
 serves them; a manifest redefines the real registry names (``mednist``, ``msd-spleen``, ...) with the twins'
 URLs and pinned sha256, exactly as an instructor's mirror would. ``medimg course run --tier standard --set``
 then shrinks each lesson's sizes and runs the standard code (DenseNet121, MONAI UNets on NIfTI volumes, the
-real download + verify + extract path) to completion. The numbers it records are not model quality: the
+real download + verify + extract path) to completion. Lesson 12's NCI IDC series come from a public bucket of a
+real S3 server on 127.0.0.1 (moto), redefined by a second manifest, as a mirror of ``s3://idc-open-data`` would. The numbers it records are not model quality: the
 images are generated shapes. What is asserted is that the path runs, downloads through the server, records
 finite metrics, and reports its overrides and redefinitions.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+import medimg_kernel as mk
 from medimg_kernel.data.twins import write_twins
 from medimg_kernel.runtime.runner import course_notebooks, course_root
 
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.slow
 
 TWINS = {"mednist": 60, "msd-spleen": 8, "msd-hippocampus": 8, "msd-lung": 8, "msd-braintumour": 8,
          "monai-spleen-ct-unet": 1}
+IDC = "idc-qiba-ct-liver-phantom"  # served from an S3 bucket, not over HTTP
 
 # tiny standard-tier sizes per lesson: every key must be one the lesson knows (else the run fails first)
 SETS = {
@@ -46,12 +49,14 @@ SETS = {
            "volume_size=24 n_train_3d=16 epochs_3d=1 n_explain_3d=2 occlusion_half_box=5 image_size=32"),
     "10": ("image_size=32 n_train=120 n_val=150 n_test=120 epochs=1 n_boot=20 n_patients=200 perm_repeats=2 "
            "shapley_rows=10 shapley_samples=4"),
+    "11": "size=64 n_train=32 n_heldout=16 max_epochs=1 batch_size=8 n_calibration=8 bench_runs=5 cine_repeat=1",
+    "12": "n_scans=40 workers=2 sizes=[8,16] n_tasks=4 n_zarr=4 ddp_n=32 ddp_epochs=1",
 }
 # a figure each lesson's standard path must record (proof it got past training to evaluation)
 HEADLINE = {
     "01": "ct_hu_max", "02": "test_accuracy", "03": "test_dice", "04": "sensitivity_at_1fp",
     "05": "target_accuracy_best", "06": "gan_frechet_distance", "07": "dice_early_fusion",
-    "08": "c_index_early", "09": "test_auc", "10": "ece_after_platt",
+    "08": "c_index_early", "09": "test_auc", "10": "ece_after_platt", "11": "test_dice_int8", "12": "idc_noise_ratio",
 }
 
 
@@ -74,14 +79,19 @@ def twin_run(tmp_path_factory, artifacts_dir):
     srv = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(served)))
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
+    s3 = mk.cohort.LocalS3()
     try:
         url = f"http://127.0.0.1:{srv.server_address[1]}"
         manifest = write_twins(list(TWINS), served, base_url=url, n=TWINS, progress=False)
+        idc_manifest = write_twins([IDC], root / "s3", base_url=s3.endpoint, progress=False)
+        s3.create_bucket("idc-open-data", public=True)
+        mk.cohort.upload(root / "s3" / "idc-open-data", "s3://idc-open-data", s3.storage_options, progress=False)
         sets = [f"{lesson}:{kv}" for lesson, kvs in SETS.items() for kv in kvs.split()]
-        notebooks = [str(p) for p in course_notebooks() if "01" <= p.name[:2] <= "10"]
+        notebooks = [str(p) for p in course_notebooks() if "01" <= p.name[:2] <= "12"]
         report = artifacts_dir / "course_twin_standard_report.json"
         cmd = [sys.executable, "-m", "medimg_kernel", "course", "run", "--tier", "standard", "--jobs", "2",
-               "--manifest", str(manifest), "--out-dir", str(root / "out"), "--report", str(report),
+               "--manifest", str(manifest), "--manifest", str(idc_manifest),
+               "--out-dir", str(root / "out"), "--report", str(report),
                *[a for s in sets for a in ("--set", s)], *notebooks]
         env = dict(os.environ, MEDIMG_DATA=str(root / "cache"), MEDIMG_STRICT_DEVICE="1")
         env.pop("MEDIMG_REGISTRY", None)
@@ -95,8 +105,10 @@ def twin_run(tmp_path_factory, artifacts_dir):
              *[a for kv in SETS["03"].split() for a in ("--set", kv)], str(course_root() / "03_segmentation.ipynb")],
             capture_output=True, text=True, timeout=900, env=env)
         rep["full_03"] = {"stderr": full.stderr[-3000:], **json.loads(full_report.read_text())}
+        rep["idc_cache"] = sorted(p.name for p in (root / "cache" / IDC).glob("*"))
         return res, rep, handler.requested, manifest
     finally:
+        s3.stop()
         srv.shutdown()
         srv.server_close()
 
@@ -104,7 +116,7 @@ def twin_run(tmp_path_factory, artifacts_dir):
 def test_every_lesson_runs_its_standard_path_on_twins(twin_run):
     res, rep, _, _ = twin_run
     assert rep["tier"] == "standard"
-    assert len(rep["notebooks"]) == 10
+    assert len(rep["notebooks"]) == 12
     failed = [f"{Path(n['path']).name}: cell {n['cell']}: {n['error']}" for n in rep["notebooks"] if n["status"] != "ok"]
     assert not failed, "\n".join(failed) + "\n" + res.stderr[-3000:]
     for nb in rep["notebooks"]:
@@ -132,8 +144,17 @@ def test_twins_came_through_the_loopback_server_and_are_announced(twin_run):
         assert f"/{name}" in requested, f"{name} was never downloaded from the server: {requested}"
     for name in TWINS:
         assert f"note: dataset {name!r} is redefined by {manifest}" in res.stdout
-    assert sorted(rep["redefined"]) == sorted(
+    assert sorted(r for r in rep["redefined"] if IDC not in r) == sorted(
         f"note: dataset {n!r} is redefined by {manifest} (replacing the shipped entry)" for n in TWINS)
+
+
+def test_idc_series_came_from_the_s3_bucket_verified_and_locked(twin_run):
+    res, rep, _, _ = twin_run
+    nb = next(n for n in rep["notebooks"] if Path(n["path"]).name.startswith("12"))
+    assert nb["metrics"]["idc_series"] == 4
+    series = [s["folder"] for s in mk.dataset_info(IDC).options["series"]]
+    assert rep["idc_cache"] == sorted([".medimg-lock.json", *series])  # the course cache, not a scratch copy
+    assert f"note: dataset {IDC!r} is redefined by" in res.stdout
 
 
 def test_overrides_are_recorded_per_notebook(twin_run):

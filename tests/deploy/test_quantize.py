@@ -68,3 +68,13 @@ def test_dice_and_classification_metrics():
     x = np.array([0.1, 0.9, 0.8, 0.2, 0.7], np.float32).reshape(5, 1, 1, 1)
     res = evaluate(Fixed(), x, np.array([0, 1, 1, 0, 0]), task="classification")
     assert res["accuracy"] == pytest.approx(0.8) and res["auc"] == pytest.approx(1.0)
+
+
+def test_size_breakdown_splits_weights_from_the_graph(unet_bundle):
+    from medimg_kernel.deploy import size_breakdown
+
+    fp32, int8 = size_breakdown(unet_bundle.fp32_path), size_breakdown(unet_bundle.int8_path)
+    assert fp32["file_bytes"] == unet_bundle.fp32_path.stat().st_size
+    assert fp32["weight_bytes"] >= 4 * fp32["n_weights"] * 0.99  # fp32: 4 bytes per weight
+    assert 3.0 < fp32["weight_bytes"] / int8["weight_bytes"] < 4.5  # int8 weights, fp32 scales and biases
+    assert int8["other_bytes"] > fp32["other_bytes"]  # QDQ nodes add graph, they never remove it
