@@ -19,7 +19,6 @@ run uses the bytes that were first verified, not that those bytes equal IDC's. I
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ChecksumError, DownloadError, RegistryError
+from ._hashing import file_hash
 from .registry import DatasetEntry
 
 __all__ = ["fetch_bucket", "bucket_storage_options", "series_of", "is_complete", "LOCK_NAME"]
@@ -34,18 +34,11 @@ __all__ = ["fetch_bucket", "bucket_storage_options", "series_of", "is_complete",
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".medimg-lock.json"
-_SERIES_KEYS = {"folder", "series_uid", "instances"}
 
 
 def series_of(entry: DatasetEntry) -> list[dict[str, Any]]:
-    """The pinned series of a ``source: bucket`` entry (each a dict with folder, series_uid, instances, ...)."""
-    series = entry.options.get("series")
-    if not isinstance(series, list) or not series:
-        raise RegistryError(f"{entry.name}: a bucket dataset needs options.series, a non-empty list")
-    for s in series:
-        if not isinstance(s, dict) or not _SERIES_KEYS <= set(s):
-            raise RegistryError(f"{entry.name}: every entry of options.series needs {sorted(_SERIES_KEYS)}, got {s!r}")
-    return series
+    """The pinned series of a ``source: bucket`` entry (the registry has checked their keys)."""
+    return list(entry.options["series"])
 
 
 def bucket_storage_options(entry: DatasetEntry) -> dict[str, Any]:
@@ -60,16 +53,10 @@ def bucket_storage_options(entry: DatasetEntry) -> dict[str, Any]:
 
 
 def _md5(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_hash(path, "md5")
 
 
 def _sha256(path: Path) -> str:
-    from ._hashing import file_hash
-
     return file_hash(path, "sha256")
 
 
@@ -205,8 +192,9 @@ def _fetch_object(fs: Any, key: str, info: dict[str, Any], target: Path, locked:
         except (OSError, ValueError) as err:
             last = f"{type(err).__name__}: {str(err)[:120]}"
             continue
-        if etag and "-" not in etag and _md5(part) != etag:
-            last = f"MD5 {_md5(part)} differs from the server's ETag {etag}"
+        md5 = _md5(part) if etag and "-" not in etag else etag  # a multipart ETag is not an MD5
+        if md5 != etag:
+            last = f"MD5 {md5} differs from the server's ETag {etag}"
             continue
         break
     else:

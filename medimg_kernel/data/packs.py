@@ -49,6 +49,9 @@ def pack(
     entries = [dataset_info(n, manifests) for n in names]
     plan: list[tuple[str, Path, dict[str, Any]]] = []
     for e in entries:
+        if e.source == "bucket":
+            raise ConfigError(f"{e.name!r} is a set of DICOM series in a bucket, which packs do not hold yet; "
+                              "copy its cache folder (`medimg data path NAME`) instead")
         if e.source != "remote":
             raise ConfigError(
                 f"{e.name!r} is {e.source} data, available offline already; pack remote datasets only"

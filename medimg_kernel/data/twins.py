@@ -273,10 +273,13 @@ def make_twin(name: str, out_dir: str | os.PathLike[str], *, base_url: str | Non
     """
     entry = dataset_info(name)
     if entry.source == "bucket":  # the objects for an S3 server, and the entry pointing at it
-        root = _twin_bucket(entry, Path(out_dir), seed)
+        if not base_url:
+            raise ConfigError(f"{name!r} lives in a bucket: give base_url (--base-url), the endpoint of the S3 "
+                              "server the twin will be uploaded to, e.g. mk.cohort.LocalS3().endpoint")
+        _twin_bucket(entry, Path(out_dir), seed)
         d = entry.to_dict()
         d.pop("registry_file", None)
-        d["options"] = {**entry.options, "endpoint_url": base_url, "twin_folder": str(root)}
+        d["options"] = {**entry.options, "endpoint_url": base_url}
         d["description"] = f"FORMAT TWIN (generated phantom slices, not the real images) of: {entry.description}".strip()
         return d
     if entry.source != "remote" or entry.loader not in _GENERATORS:
@@ -313,6 +316,9 @@ def write_twins(names: Sequence[str], out_dir: str | os.PathLike[str], *, base_u
 
     for nm in names:  # every name checked before anything is written
         e = dataset_info(nm)
+        if e.source == "bucket" and not base_url:
+            raise ConfigError(f"{nm!r} lives in a bucket: give base_url (--base-url), the endpoint of the S3 "
+                              "server the twin will be uploaded to, e.g. mk.cohort.LocalS3().endpoint")
         if e.source != "bucket" and (e.source != "remote" or e.loader not in _GENERATORS):
             raise ConfigError(f"no format twin for {nm!r} (loader {e.loader!r}); twins exist for remote datasets "
                               f"of the families {', '.join(_GENERATORS)}")

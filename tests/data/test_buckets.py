@@ -215,3 +215,18 @@ def test_pin_script_writes_an_entry_from_an_idc_index(tmp_path):
                               "--series", "u-2", "--name", "idc-demo", "--index", str(index)],
                              capture_output=True, text=True)
     assert missing.returncode != 0 and "not in the index for demo: u-2" in missing.stderr
+
+
+def test_a_bucket_twin_needs_the_s3_endpoint_and_packs_refuse_bucket_data(tmp_path):
+    from medimg_kernel.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lives in a bucket: give base_url"):
+        write_twins([IDC], tmp_path / "tw", progress=False)
+    assert not (tmp_path / "tw").exists()  # refused before anything was written
+    out = subprocess.run([sys.executable, "-m", "medimg_kernel", "data", "twin", IDC, "-o", str(tmp_path / "t2")],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "give base_url (--base-url)" in out.stderr and len(out.stderr.splitlines()) <= 2
+    from medimg_kernel.data.packs import pack
+
+    with pytest.raises(ConfigError, match="packs do not hold yet"):
+        pack([IDC], tmp_path / "p.tar", data_dir=tmp_path / "cache")
