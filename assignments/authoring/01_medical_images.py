@@ -20,6 +20,8 @@
 # | 2. Window / level | 3 |
 # | 3. Orientation codes from an affine | 3 |
 # | 4. Written answer | 2 |
+# | 5. Resample to a target spacing with MONAI, normalise the foreground | 3 |
+# | 6. Checking an overlay in the viewer (written) | 2 |
 
 # %% readonly id=setup
 import numpy as np
@@ -227,3 +229,115 @@ mk.check("orientation", _ori_permuted, _ori_oblique, _ori_returns_str, budget=5,
 # %% [markdown] rubric id=q4_rubric for=q4_answer
 # - 1: chooses the lung window and says it keeps both −850 HU and ~30 HU inside the displayed range
 # - 1: explains that the soft-tissue window clips everything below −160 HU to black (or: HU per grey level), so lung and air look the same
+
+# %% [markdown] readonly id=ex5_text
+# ## Exercise 5 — Resample and normalise (3 points)
+#
+# Scans come with different voxel sizes; a network wants one. `volume` below is an MR-like volume of your
+# variant with an anisotropic affine (thick slices along the third axis).
+#
+# 1. `resample_to(volume, affine, pixdim)` resamples to the voxel size `pixdim` (mm, one per axis) with
+#    MONAI's `monai.transforms.Spacing` (bilinear) and returns `(array, new_affine)` as numpy arrays. Give
+#    MONAI a channel-first `monai.data.MetaTensor` that carries the affine, and take the new affine from
+#    the result's `.affine`.
+# 2. `normalise_foreground(volume, threshold)` z-scores only the voxels **above** `threshold` (the head,
+#    not the air around it) and leaves every other voxel at 0, as MONAI's `NormalizeIntensity(nonzero=True)`
+#    does for a zero background.
+
+# %% readonly id=ex5_setup
+_vol_rng = np.random.default_rng(mk.variant_seed("01_medical_images", salt="volume"))
+slice_mm = round(float(_vol_rng.uniform(2.5, 4.0)), 2)
+affine = np.diag([1.0, 1.0, slice_mm, 1.0])
+_zz, _yy, _xx = np.meshgrid(np.linspace(-1, 1, 32), np.linspace(-1, 1, 32), np.linspace(-1, 1, 10), indexing="ij")
+volume = np.where(_zz**2 + _yy**2 + _xx**2 < 0.8, 300 + 40 * _vol_rng.normal(size=_zz.shape), 0.0).astype(np.float32)
+print("volume", volume.shape, "voxel size (mm):", np.abs(np.diag(affine)[:3]))
+
+# %% solution id=ex5_answer exercise=resample
+def resample_to(volume, affine, pixdim):
+    """Resample a 3D volume to voxel size `pixdim` with MONAI's Spacing; return (array, new_affine)."""
+    ### BEGIN SOLUTION
+    from monai.data import MetaTensor
+    from monai.transforms import Spacing
+
+    img = MetaTensor(np.asarray(volume, dtype=np.float32)[None], affine=np.asarray(affine, dtype=np.float64))
+    out = Spacing(pixdim=tuple(pixdim), mode="bilinear")(img)
+    return np.asarray(out[0]), np.asarray(out.affine, dtype=float)
+    ### END SOLUTION
+
+
+def normalise_foreground(volume, threshold):
+    """Z-score the voxels above `threshold`; every other voxel becomes 0."""
+    ### BEGIN SOLUTION
+    v = np.asarray(volume, dtype=np.float32)
+    fg = v > threshold
+    out = np.zeros_like(v)
+    if fg.any():
+        vals = v[fg]
+        out[fg] = (vals - vals.mean()) / (vals.std() if vals.std() > 0 else 1.0)
+    return out
+    ### END SOLUTION
+
+# %% tests id=ex5_tests points=3
+def test_isotropic_spacing_and_same_extent():
+    """2 mm voxels and (about) the same field of view in mm. Hint: monai.transforms.Spacing(pixdim=...)"""
+    arr, aff = resample_to(volume, affine, (2.0, 2.0, 2.0))
+    assert np.allclose(np.linalg.norm(aff[:3, :3], axis=0), 2.0)
+    extent_in = np.array(volume.shape) * np.abs(np.diag(affine)[:3])
+    assert np.all(np.abs(np.array(arr.shape) * 2.0 - extent_in) <= 2.0 + 1e-6)
+
+
+def test_foreground_zscore():
+    """mean 0 and SD 1 inside the head, 0 outside. Hint: a boolean mask of volume > threshold"""
+    out = normalise_foreground(volume, 1.0)
+    fg = volume > 1.0
+    assert abs(out[fg].mean()) < 1e-4 and abs(out[fg].std() - 1) < 1e-3 and np.all(out[~fg] == 0)
+
+
+mk.check("resample", test_isotropic_spacing_and_same_extent, test_foreground_zscore, budget=30)
+### BEGIN HIDDEN TESTS
+def _rs_keeps_intensity_scale():
+    arr, _ = resample_to(volume, affine, (1.0, 1.0, 1.0))
+    mid = arr.shape[2] // 2
+    assert abs(arr.shape[2] - ((volume.shape[2] - 1) * slice_mm + 1)) <= 1.5
+    assert 270 < arr[12:20, 12:20, mid - 2:mid + 3].mean() < 330  # bilinear keeps the intensity scale
+
+
+def _rs_other_affine():
+    v = np.ones((12, 8, 6), dtype=np.float32)
+    arr, aff = resample_to(v, np.diag([0.5, 2.0, 3.0, 1.0]), (1.0, 1.0, 1.0))
+    assert np.allclose(np.linalg.norm(aff[:3, :3], axis=0), 1.0)
+    assert abs(arr.shape[0] - 6.5) <= 1 and abs(arr.shape[1] - 15) <= 1 and abs(arr.shape[2] - 16) <= 1
+
+
+def _nf_constant_foreground_and_threshold():
+    v = np.array([[0.0, 5.0], [5.0, 9.0]], dtype=np.float32)
+    out = normalise_foreground(v, 4.0)
+    assert out[0, 0] == 0 and np.isclose(out[1, 1], (9 - 19 / 3) / np.std([5, 5, 9]))
+    assert np.all(np.isfinite(normalise_foreground(np.full((3, 3), 7.0), 1.0)))
+
+
+mk.check("resample", _rs_keeps_intensity_scale, _rs_other_affine, _nf_constant_foreground_and_threshold,
+         budget=30, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=q6_text
+# ## Exercise 6 — Checking an overlay in the viewer (written, 2 points)
+#
+# You open a CT with its tumour mask in `mk.view(ct, labels=mask)`. The mask looks plausible in the axial
+# view, but in the coronal view it sits a few centimetres from the tumour, mirrored head-to-foot. In a few
+# sentences: what has most likely gone wrong between the two files, how would you confirm it from the
+# headers (no guessing by eye), and how would you fix it?
+
+# %% [markdown] manual id=q6_answer points=2
+# ### BEGIN SOLUTION
+# The mask was written with another affine than the CT (or as a bare array without one), so one axis — the
+# slice axis here — is flipped or offset: the viewer places each volume by its own affine. Confirm by
+# comparing the two headers: shapes, `nib.aff2axcodes` (e.g. LPS vs LPI), the voxel sizes and the origins;
+# map one voxel of each to world mm. Fix by resampling/reorienting the mask onto the CT's grid with its affine
+# (nearest-neighbour for labels, e.g. MONAI `Orientation` + `ResampleToMatch`), or by writing it again with
+# the CT's affine, then check the overlay again in all three planes.
+# ### END SOLUTION
+
+# %% [markdown] rubric id=q6_rubric for=q6_answer
+# - 1: the two files disagree on their affine / orientation (a flipped or offset slice axis), confirmed from the headers (orientation codes, spacing, origin, a voxel mapped to world mm)
+# - 1: the fix: reorient/resample the mask onto the CT grid with nearest-neighbour (or save it with the CT's affine) and re-check in all three planes

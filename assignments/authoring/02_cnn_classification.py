@@ -8,9 +8,10 @@
 # In lesson 02 a classifier met a data set where positives are rare. A plain loss then rewards
 # predicting "negative" everywhere, and accuracy hides it. Here you build the tools that expose and fix
 # that: class frequencies, a weighted binary cross-entropy, sensitivity/specificity at a threshold, and
-# the ROC AUC.
+# the ROC AUC. Then you train a CNN end to end on images grouped by patient, graded on patients you never
+# see, and you take apart a published accuracy figure in words.
 #
-# * Use `numpy` only (no scikit-learn in your answers).
+# * Use `numpy` only in exercises 1–4 (no scikit-learn in your answers); exercise 5 uses `mk` and `torch`.
 # * Run each test cell to check your work; hidden tests use other data and edge cases.
 #
 # | Exercise | Points |
@@ -19,6 +20,8 @@
 # | 2. Weighted binary cross-entropy | 3 |
 # | 3. Sensitivity and specificity at a threshold | 2 |
 # | 4. ROC AUC from ranks | 3 |
+# | 5. Split by patient, train with `mk.Trainer`, graded on hidden patients (AUC bands 0.70 / 0.78) | 6 |
+# | 6. "97 % accuracy": what a published figure can hide (written, rubric) | 3 |
 
 # %% readonly id=setup
 import numpy as np
@@ -300,3 +303,174 @@ def _auc_variant_reference():
 mk.check("roc_auc", _auc_held_out, _auc_one_class, _auc_invariant_to_monotone_transform,
          _auc_variant_reference, budget=5, hidden=True)
 ### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex5_text
+# ## Exercise 5 — Train end to end, split by patient (6 points)
+#
+# `cohort` below holds chest-like images of 60 patients, 6 images each, one label per patient (finding
+# present or absent). Each patient's anatomy is a strong fingerprint shared by all of their images, and
+# the finding is a faint blob at a random place. Lesson 02 showed what an image-level split does here:
+# a model recognises the patient and the test score is a lie.
+#
+# 1. `patient_split(patients, test_fraction=0.25, seed=0)` returns `(train_rows, val_rows)`, two integer
+#    index arrays that together cover every row once, such that **no patient has rows on both sides**
+#    and about `test_fraction` of the *patients* are in validation.
+# 2. `train_classifier(images, labels, seed=0)` builds a 2D classifier with `mk.build_model` (two
+#    outputs) and trains it with `mk.Trainer(..., task="classification", seed=seed)`; it returns the
+#    trained `mk.Trainer`. About 10 epochs of the small CNN (`"simplecnn"`) take a few seconds. Pass the
+#    Trainer a function that builds the network (not the network): it seeds first, so every run starts from
+#    the same weights and your grade does not depend on luck.
+# 3. `predict_proba(trainer, images)` returns P(finding) per image, shape `(N,)`, using
+#    `trainer.predict` (it handles the device and batching for you).
+#
+# The tests train once on your patient-level training rows and check that you beat chance on your own
+# validation patients. The grader then scores the same model on **new patients you never see**:
+# AUC ≥ 0.70 and ≥ 0.78 earn 2 points each. The pixel baseline printed below is at chance on new
+# patients: it memorises anatomy.
+
+# %% readonly id=ex5_setup
+import torch  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+
+torch.set_num_threads(1)  # the same numbers on any grading machine
+_cohort_seed = mk.variant_seed("02_cnn_classification", salt="cohort") % 100_000
+cohort = mk.synthetic.patient_images(360, seed=_cohort_seed, per_patient=6, signal=0.6, fingerprint=0.7)
+_base_split = np.arange(len(cohort["labels"])) < 270  # first 45 patients: rows are grouped by patient
+_pixels = cohort["images"].reshape(len(cohort["images"]), -1)
+_pixel_model = LogisticRegression(max_iter=500, C=0.1).fit(_pixels[_base_split], cohort["labels"][_base_split])
+pixel_baseline_auc = roc_auc_score(cohort["labels"][~_base_split], _pixel_model.predict_proba(_pixels[~_base_split])[:, 1])
+print(f"{len(np.unique(cohort['patients']))} patients, {len(cohort['labels'])} images; pixel logistic "
+      f"regression on the last 15 patients: AUC {pixel_baseline_auc:.3f}")
+
+# %% solution id=ex5_answer exercise=train_end_to_end
+def patient_split(patients, test_fraction=0.25, seed=0):
+    """Return (train_rows, val_rows) with every patient on one side only."""
+    ### BEGIN SOLUTION
+    patients = np.asarray(patients)
+    ids = np.unique(patients)
+    rng_split = np.random.default_rng(seed)
+    n_val = max(1, int(round(test_fraction * len(ids))))
+    val_ids = rng_split.choice(ids, size=n_val, replace=False)
+    in_val = np.isin(patients, val_ids)
+    return np.flatnonzero(~in_val), np.flatnonzero(in_val)
+    ### END SOLUTION
+
+
+def train_classifier(images, labels, seed=0):
+    """Build a small 2D CNN with mk.build_model and train it with mk.Trainer; return the trainer."""
+    ### BEGIN SOLUTION
+    def net():  # the Trainer seeds, then builds: the same initial weights on every run
+        return mk.build_model("simplecnn", spatial_dims=2, in_channels=1, out_channels=2)
+
+    trainer = mk.Trainer(net, task="classification", lr=3e-3, max_epochs=10, batch_size=32, seed=seed,
+                         precision="fp32", progress=False)
+    trainer.fit((images, labels))
+    return trainer
+    ### END SOLUTION
+
+
+def predict_proba(trainer, images):
+    """P(finding) for each image, as a numpy array of shape (N,)."""
+    ### BEGIN SOLUTION
+    logits = trainer.predict(images)
+    return torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
+    ### END SOLUTION
+
+# %% tests id=ex5_tests points=2
+trained = None
+
+
+def test_split_keeps_patients_apart():
+    """no patient on both sides, every row once. Hint: choose validation *patients*, then take their rows"""
+    tr, va = patient_split(cohort["patients"], 0.25, seed=0)
+    assert len(set(cohort["patients"][tr]) & set(cohort["patients"][va])) == 0
+    assert sorted(np.concatenate([tr, va]).tolist()) == list(range(len(cohort["patients"])))
+    assert 10 <= len(np.unique(cohort["patients"][va])) <= 20
+
+
+def test_trains_and_beats_chance_on_own_validation_patients():
+    """the trained model beats chance on your validation patients. Hint: mk.build_model + mk.Trainer.fit"""
+    global trained
+    tr, va = patient_split(cohort["patients"], 0.25, seed=0)
+    trained = train_classifier(cohort["images"][tr], cohort["labels"][tr], seed=0)
+    assert isinstance(trained, mk.Trainer)
+    p = predict_proba(trained, cohort["images"][va])
+    assert np.asarray(p).shape == (len(va),) and np.all((p >= 0) & (p <= 1))
+    assert roc_auc_score(cohort["labels"][va], p) > 0.6
+
+
+mk.check("train_end_to_end", test_split_keeps_patients_apart, test_trains_and_beats_chance_on_own_validation_patients,
+         budget=120)
+### BEGIN HIDDEN TESTS
+def _split_other_cohort():
+    pats = np.repeat(np.arange(40), 3)[np.random.default_rng(5).permutation(120)]
+    tr, va = patient_split(pats, 0.5, seed=3)
+    assert not set(pats[tr]) & set(pats[va]) and len(tr) + len(va) == 120
+    assert 15 <= len(np.unique(pats[va])) <= 25
+
+
+def _split_depends_on_seed():
+    a = patient_split(cohort["patients"], 0.25, seed=1)[1]
+    b = patient_split(cohort["patients"], 0.25, seed=2)[1]
+    assert not np.array_equal(np.sort(a), np.sort(b))
+
+
+mk.check("train_end_to_end", _split_other_cohort, _split_depends_on_seed, budget=10, hidden=True)
+### END HIDDEN TESTS
+
+# %% tests id=ex5_band1 points=2
+def test_model_ready():
+    """the model trained by the tests above exists. Hint: make Exercise 5's tests pass first"""
+    assert trained is not None
+
+
+mk.check("train_end_to_end", test_model_ready, budget=5)
+### BEGIN HIDDEN TESTS
+_held_seed = mk.variant_seed("02_cnn_classification", salt="held-out") % 100_000
+_held = mk.synthetic.patient_images(240, seed=_held_seed, per_patient=6, signal=0.6, fingerprint=0.7)
+
+
+def _held_band_070():
+    assert roc_auc_score(_held["labels"], predict_proba(trained, _held["images"])) >= 0.70
+
+
+mk.check("train_end_to_end", _held_band_070, budget=30, hidden=True)
+### END HIDDEN TESTS
+
+# %% tests id=ex5_band2 points=2
+mk.check("train_end_to_end", test_model_ready, budget=5)
+### BEGIN HIDDEN TESTS
+def _held_band_078():
+    assert roc_auc_score(_held["labels"], predict_proba(trained, _held["images"])) >= 0.78
+
+
+mk.check("train_end_to_end", _held_band_078, budget=30, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=q6_text
+# ## Exercise 6 — "97 % accuracy" (written, 3 points)
+#
+# A press release says a CNN reads screening mammograms with **97 % accuracy**. In the screened
+# population about 0.6 % of women have cancer. A model that calls every mammogram "normal" already scores
+# 99.4 %. Suppose instead the CNN has sensitivity 0.90 and specificity 0.97.
+#
+# In a few sentences: (a) why accuracy is the wrong headline here, (b) what fraction of the women the CNN
+# flags actually have cancer (the PPV, with your arithmetic for 100,000 women), and (c) two things you
+# would check before comparing this figure with another paper's (think of how the test set was drawn).
+
+# %% [markdown] manual id=q6_answer points=3
+# ### BEGIN SOLUTION
+# (a) At 0.6 % prevalence accuracy is dominated by the negatives: "always normal" scores 99.4 %, higher
+# than the CNN, while finding no cancer at all (the accuracy paradox). Report sensitivity, specificity, PPV
+# and NPV (or AUC) instead. (b) Of 100,000 women, 600 have cancer: 540 true positives; of 99,400 without,
+# 3 % = 2,982 false positives. PPV = 540 / (540 + 2,982) ≈ 15 %: about 6 of 7 recalls are false alarms.
+# (c) Whether the test set has the screening prevalence (enriched case-control sets inflate PPV and
+# change accuracy), whether it was split by patient and came from another site/scanner than training,
+# and whether the operating point was chosen on the test set.
+# ### END SOLUTION
+
+# %% [markdown] rubric id=q6_rubric for=q6_answer
+# - 1: accuracy is dominated by the majority class at low prevalence; the all-normal model beats the CNN on accuracy (the accuracy paradox)
+# - 1: PPV computed from prevalence, sensitivity and specificity (about 15 %, e.g. 540 / 3,522), with the arithmetic
+# - 1: two valid checks on the comparison: test-set prevalence/enrichment, patient-level or external split, the operating point chosen on test data, the same population and reference standard

@@ -1,4 +1,4 @@
-# Assignment 03 - Segmentation: hard and soft Dice (with empty masks) and a DiceCE loss.
+# Assignment 03 - Segmentation: hard and soft Dice (with empty masks), a DiceCE loss, sliding-window inference.
 # Authoring source of assignments/source/03_segmentation/03_segmentation.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -18,6 +18,7 @@
 # | 2. Soft Dice loss | 3 |
 # | 3. DiceCE loss | 2 |
 # | 4. Written answer | 2 |
+# | 5. Sliding-window inference with MONAI | 3 |
 
 # %% readonly id=setup
 import numpy as np
@@ -246,3 +247,100 @@ mk.check("dice_ce", _dce_matches_reference, _dce_stable_for_huge_logits, budget=
 # %% [markdown] rubric id=q4_rubric for=q4_answer
 # - 1: accuracy is dominated by the many correct background voxels, while Dice only counts the foreground overlap (0 here)
 # - 1: Dice is normalised by the foreground size so the rare class drives the gradient; cross-entropy adds smooth per-voxel gradients that stabilise training
+
+# %% [markdown] readonly id=ex5_text
+# ## Exercise 5 — Sliding-window inference (3 points)
+#
+# A 3D U-Net is trained on patches, and a whole scan does not fit it (or the GPU) in one piece. MONAI's
+# `monai.inferers.sliding_window_inference` runs the model on overlapping windows of size `roi` and blends
+# the logits back into one volume.
+#
+# Write `sliding_segment(model, volume, roi)`: `volume` is a numpy array `(D, H, W)`; give MONAI a float
+# tensor of shape `(1, 1, D, H, W)`, windows of size `roi`, `sw_batch_size=4` and `overlap=0.25`, and return
+# the label map `(D, H, W)` as an integer numpy array (the arg-max over the class channel). MONAI is the
+# tool here (exercises 2–3 asked you not to use it).
+#
+# `PatchOnlyModel` below stands in for a trained network: it **refuses any input whose spatial shape is not
+# `roi`**, and labels a voxel 1 where its intensity is above 0.5. Your volume is not a multiple of `roi`.
+
+# %% readonly id=ex5_setup
+class PatchOnlyModel(torch.nn.Module):
+    """Two-class logits (background, foreground = intensity > 0.5) for inputs of exactly `roi`."""
+
+    def __init__(self, roi):
+        super().__init__()
+        self.roi, self.calls = tuple(roi), 0
+
+    def forward(self, x):
+        if tuple(x.shape[2:]) != self.roi:
+            raise RuntimeError(f"this model takes {self.roi} patches, got {tuple(x.shape[2:])}")
+        self.calls += 1
+        return torch.cat([-(x - 0.5), x - 0.5], dim=1) * 10
+
+
+_sw_rng = np.random.default_rng(mk.variant_seed("03_segmentation", salt="sliding"))
+roi = tuple(int(r) for r in _sw_rng.choice([8, 12], size=3))
+scan = _sw_rng.uniform(0, 1, size=tuple(int(s) for s in _sw_rng.integers(17, 30, size=3))).astype(np.float32)
+print("scan", scan.shape, "roi", roi)
+
+# %% solution id=ex5_answer exercise=sliding_window
+def sliding_segment(model, volume, roi):
+    """Label map (D, H, W) of a whole volume from a patch model, with MONAI's sliding-window inference."""
+    ### BEGIN SOLUTION
+    from monai.inferers import sliding_window_inference
+
+    x = torch.as_tensor(np.asarray(volume, dtype=np.float32))[None, None]
+    with torch.no_grad():
+        logits = sliding_window_inference(x, tuple(roi), sw_batch_size=4, predictor=model, overlap=0.25)
+    return logits.argmax(dim=1)[0].cpu().numpy().astype(np.int64)
+    ### END SOLUTION
+
+# %% tests id=ex5_tests points=3
+def test_whole_scan_labelled():
+    """every voxel labelled, as the model would label it. Hint: sliding_window_inference(x, roi, 4, model)"""
+    labels = sliding_segment(PatchOnlyModel(roi), scan, roi)
+    assert labels.shape == scan.shape and np.issubdtype(labels.dtype, np.integer)
+    assert np.array_equal(labels, (scan > 0.5).astype(labels.dtype))
+
+
+def test_uses_windows():
+    """the model sees several roi-sized windows. Hint: the model must never get the whole scan"""
+    m = PatchOnlyModel(roi)
+    sliding_segment(m, scan, roi)
+    assert m.calls >= 2
+
+
+mk.check("sliding_window", test_whole_scan_labelled, test_uses_windows, budget=30)
+### BEGIN HIDDEN TESTS
+def _sw_other_roi_and_shape():
+    v = np.random.default_rng(7).uniform(0, 1, size=(13, 21, 9)).astype(np.float32)
+    labels = sliding_segment(PatchOnlyModel((6, 10, 4)), v, (6, 10, 4))
+    assert labels.shape == v.shape and np.array_equal(labels, (v > 0.5).astype(labels.dtype))
+
+
+def _sw_smaller_than_roi():
+    v = np.random.default_rng(8).uniform(0, 1, size=(5, 7, 6)).astype(np.float32)
+    labels = sliding_segment(PatchOnlyModel((8, 8, 8)), v, (8, 8, 8))
+    assert labels.shape == v.shape and np.array_equal(labels, (v > 0.5).astype(labels.dtype))
+
+
+class _LowThreshold(PatchOnlyModel):
+    def forward(self, x):
+        return super().forward(x + 0.2)
+
+
+def _sw_follows_the_model():
+    labels = sliding_segment(_LowThreshold(roi), scan, roi)
+    expected = ((torch.from_numpy(scan) + 0.2) - 0.5 > 0).numpy()  # the model's own float32 rule
+    assert np.array_equal(labels, expected.astype(labels.dtype))
+
+
+def _sw_batches_windows():
+    m = PatchOnlyModel((8, 8, 8))
+    sliding_segment(m, np.zeros((24, 24, 24), np.float32), (8, 8, 8))
+    assert 1 < m.calls <= 27
+
+
+mk.check("sliding_window", _sw_other_roi_and_shape, _sw_follows_the_model, _sw_smaller_than_roi,
+         _sw_batches_windows, budget=30, hidden=True)
+### END HIDDEN TESTS

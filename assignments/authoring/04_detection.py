@@ -8,7 +8,8 @@
 # Lesson 04's detector outputs a heat map whose peaks are lesion centres. A detection counts as a **true
 # positive** when it lies within a radius of a real lesion that no higher-scoring detection has claimed;
 # everything else is a false positive. The **FROC** curve plots sensitivity against the average number
-# of false positives per image. You implement these three steps.
+# of false positives per image. You implement these three steps, then the detector's training target and
+# loss, and compare a learned detector with a hand-crafted blob filter in words.
 #
 # * Use `numpy` (and `scipy.ndimage` if you like).
 #
@@ -17,6 +18,8 @@
 # | 1. Peak finding | 3 |
 # | 2. Matching detections to lesions | 4 |
 # | 3. Sensitivity at a fixed number of false positives per image | 3 |
+# | 4. Heat-map targets and the penalty-reduced focal loss | 3 |
+# | 5. A learned detector or a blob filter? (written, rubric) | 2 |
 
 # %% readonly id=setup
 import numpy as np
@@ -260,3 +263,126 @@ def _fr_held_out():
 
 mk.check("froc", _fr_half_fp, _fr_no_detections, _fr_held_out, budget=5, hidden=True)
 ### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex4_text
+# ## Exercise 4 — Heat-map targets and the focal loss (3 points)
+#
+# A centre-point detector learns to output a heat map. Its **target** has one Gaussian bump of peak 1
+# per lesion, centred on the pixel nearest to the lesion centre: $T(p) = \max_k \exp(-\|p - c_k\|^2 / 2\sigma^2)$.
+# Implement `centre_target(centres, shape, sigma=2.0)` returning a float array of `shape` (an empty
+# `centres` gives all zeros; round each centre to the nearest pixel first).
+#
+# Then CenterNet's **penalty-reduced focal loss** on predicted probabilities $P$ (not logits):
+# pixels with $T = 1$ are positives, contributing $-(1-P)^{\alpha}\log P$; every other pixel contributes
+# $-(1-T)^{\beta} P^{\alpha}\log(1-P)$, so a near-miss next to a centre is hardly punished. The sum is divided
+# by the number of positives (at least 1). Implement `focal_loss(prob, target, alpha=2, beta=4, eps=1e-7)`
+# returning a float; clip `prob` to `[eps, 1 - eps]`.
+
+# %% solution id=ex4_answer exercise=heatmap_loss
+def centre_target(centres, shape, sigma=2.0):
+    """Gaussian heat-map target: peak 1 at the pixel nearest each centre, max where bumps overlap."""
+    ### BEGIN SOLUTION
+    grid = np.indices(shape).astype(float)
+    out = np.zeros(shape)
+    for c in np.asarray(centres, dtype=float).reshape(-1, len(shape)):
+        c = np.rint(c)
+        d2 = sum((grid[a] - c[a]) ** 2 for a in range(len(shape)))
+        out = np.maximum(out, np.exp(-d2 / (2 * sigma**2)))
+    return out
+    ### END SOLUTION
+
+
+def focal_loss(prob, target, alpha=2, beta=4, eps=1e-7):
+    """CenterNet's penalty-reduced focal loss, summed and divided by the number of centre pixels."""
+    ### BEGIN SOLUTION
+    p = np.clip(np.asarray(prob, dtype=float), eps, 1 - eps)
+    t = np.asarray(target, dtype=float)
+    pos = t >= 0.999
+    pos_loss = -((1 - p[pos]) ** alpha * np.log(p[pos])).sum()
+    neg_loss = -((1 - t[~pos]) ** beta * p[~pos] ** alpha * np.log(1 - p[~pos])).sum()
+    return float((pos_loss + neg_loss) / max(1, int(pos.sum())))
+    ### END SOLUTION
+
+# %% tests id=ex4_tests points=3
+def test_target_peaks_at_each_centre():
+    """one pixel equals 1 per lesion, values in [0, 1]. Hint: np.maximum of one Gaussian per centre"""
+    t = centre_target(centres, (48, 48), sigma=2.0)
+    assert t.shape == (48, 48) and t.min() >= 0 and np.isclose(t.max(), 1.0)
+    assert all(np.isclose(t[r, c], 1.0) for r, c in centres) and (t >= 0.999).sum() == len(centres)
+
+
+def test_focal_loss_rewards_the_right_map():
+    """the target itself scores lower than a flat or inverted guess. Hint: positives are pixels with T == 1"""
+    t = centre_target(centres, (48, 48))
+    good = focal_loss(np.clip(t, 0.01, 0.99), t)
+    assert good < focal_loss(np.full_like(t, 0.5), t) and good < focal_loss(1 - t, t)
+
+
+mk.check("heatmap_loss", test_target_peaks_at_each_centre, test_focal_loss_rewards_the_right_map, budget=5)
+### BEGIN HIDDEN TESTS
+def _tg_empty_and_rounding():
+    assert np.all(centre_target(np.zeros((0, 2)), (8, 8)) == 0)
+    t = centre_target([[2.4, 5.6]], (8, 8), sigma=1.0)
+    assert np.isclose(t[2, 6], 1.0) and np.isclose(t[2, 5], np.exp(-0.5))
+
+
+def _tg_overlap_is_max_not_sum():
+    t = centre_target([[4, 4], [4, 6]], (9, 11), sigma=2.0)
+    assert np.isclose(t.max(), 1.0) and np.isclose(t[4, 5], np.exp(-1 / 8))
+
+
+def _tg_3d():
+    t = centre_target([[1, 2, 3]], (4, 5, 6), sigma=1.5)
+    assert t.shape == (4, 5, 6) and np.isclose(t[1, 2, 3], 1.0) and np.isclose(t[1, 2, 4], np.exp(-1 / 4.5))
+
+
+def _fl_reference():
+    r = np.random.default_rng(4)
+    t = centre_target([[3, 3], [10, 12]], (16, 16), sigma=1.5)
+    pr = r.uniform(0.01, 0.99, t.shape)
+    pos = t >= 0.999
+    ref = (-((1 - pr[pos]) ** 2 * np.log(pr[pos])).sum()
+           - ((1 - t[~pos]) ** 4 * pr[~pos] ** 2 * np.log(1 - pr[~pos])).sum()) / 2
+    assert np.isclose(focal_loss(pr, t), ref, rtol=1e-6)
+
+
+def _fl_no_positive_divides_by_one():
+    pr = np.full((4, 4), 0.2)
+    ref = -(16 * 0.2**2 * np.log(0.8))
+    assert np.isclose(focal_loss(pr, np.zeros((4, 4))), ref, rtol=1e-6)
+
+
+def _fl_near_miss_is_cheap():
+    t = centre_target([[8, 8]], (17, 17))
+    near = np.full(t.shape, 0.01)
+    near[8, 9] = 0.9
+    far = np.full(t.shape, 0.01)
+    far[1, 1] = 0.9
+    assert focal_loss(near, t) < focal_loss(far, t)
+
+
+mk.check("heatmap_loss", _tg_empty_and_rounding, _tg_overlap_is_max_not_sum, _tg_3d, _fl_reference,
+         _fl_no_positive_divides_by_one, _fl_near_miss_is_cheap, budget=5, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=q5_text
+# ## Exercise 5 — A learned detector or a blob filter? (written, 2 points)
+#
+# In lesson 04 a Laplacian-of-Gaussian blob filter with no training was compared with the U-Net trained
+# on heat maps, both scored with the same FROC. In a few sentences: when can a hand-crafted blob filter
+# match or beat the learned detector, and what does the learned one buy you on real CT? Name what you
+# would measure to decide, on which data.
+
+# %% [markdown] manual id=q5_answer points=2
+# ### BEGIN SOLUTION
+# A blob filter wins when lesions really are isolated bright round blobs of a known size on a smooth
+# background (as in the synthetic smoke data, by construction) and when labels are few: it needs no
+# training data and cannot overfit. On real CT, vessels, bronchi and other bright structures are blobs too,
+# lesions vary in size, contrast and shape, and a learned detector uses context to reject look-alikes, so
+# it reaches a higher sensitivity at a low FP rate. Decide with the same FROC/CPM on a held-out, patient-
+# level test set from the target scanners, with confidence intervals, not on the training data.
+# ### END SOLUTION
+
+# %% [markdown] rubric id=q5_rubric for=q5_answer
+# - 1: when the filter can win (isolated round blobs of known size, few labels, no training/overfitting) and why the synthetic data favour it by construction
+# - 1: what learning buys on real images (context rejects vessel/structure look-alikes, varied sizes and contrast) and how to decide: the same FROC/CPM on held-out patient-level data, with intervals

@@ -10,7 +10,8 @@
 # trained a small GAN. Here the slice features are given (as if from a 2D CNN): in each volume a lesion
 # lights up feature 0 in **two** slices; the volume is positive when those slices are **adjacent**. A
 # model that averages the slices cannot tell (both classes have the same mean); a GRU, which reads the
-# slices in order, can. Then you write the two GAN losses from logits.
+# slices in order, can. Then you write the two GAN losses from logits, score generated images with the
+# Fréchet distance, and judge in words whether synthetic images helped a classifier.
 #
 # | Exercise | Points |
 # |---|---|
@@ -18,6 +19,8 @@
 # | 2. Training with a step budget | 3 |
 # | 3. Discriminator loss | 2 |
 # | 4. Generator loss (non-saturating) | 2 |
+# | 5. Fréchet distance between real and generated features | 3 |
+# | 6. Did the synthetic images help? (written, rubric) | 2 |
 
 # %% readonly id=setup
 import numpy as np
@@ -270,3 +273,95 @@ def _gl_huge_logits_finite():
 
 mk.check("g_loss", _gl_reference, _gl_huge_logits_finite, budget=5, hidden=True)
 ### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex5_text
+# ## Exercise 5 — Fréchet distance (3 points)
+#
+# The Fréchet distance compares two sets of feature vectors (e.g. a classifier's penultimate layer on
+# real and on generated images) as Gaussians with means $\mu_r, \mu_g$ and covariances $\Sigma_r, \Sigma_g$:
+#
+# $$d^2 = \|\mu_r - \mu_g\|^2 + \operatorname{tr}\big(\Sigma_r + \Sigma_g - 2(\Sigma_r\Sigma_g)^{1/2}\big)$$
+#
+# Implement `frechet_distance(feats_real, feats_gen)` for two `(N, D)` arrays, returning $d^2$ as a
+# float. Use `np.cov(..., rowvar=False)` and `scipy.linalg.sqrtm`; keep only the real part of the square
+# root (rounding makes tiny imaginary parts).
+#
+# `real_feats` below are features of real images; `mode_collapsed` comes from a generator that produces
+# only one kind of image (right mean, far too little variety).
+
+# %% readonly id=ex5_setup
+_fid_rng = np.random.default_rng(mk.variant_seed("06_sequence_gan", salt="fid"))
+_mix = _fid_rng.normal(0, 1, (8, 8)) / 3
+real_feats = _fid_rng.normal(0, 1, (400, 8)) @ _mix + 1.0
+mode_collapsed = 1.0 + 0.05 * _fid_rng.normal(0, 1, (400, 8)) @ _mix
+
+# %% solution id=ex5_answer exercise=frechet
+def frechet_distance(feats_real, feats_gen):
+    """Squared Fréchet distance between Gaussians fitted to two (N, D) feature sets."""
+    ### BEGIN SOLUTION
+    import scipy.linalg
+
+    a, b = np.asarray(feats_real, dtype=float), np.asarray(feats_gen, dtype=float)
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    root = scipy.linalg.sqrtm(cov_a @ cov_b).real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
+    ### END SOLUTION
+
+# %% tests id=ex5_tests points=3
+def test_same_set_is_zero():
+    """a set against itself scores 0. Hint: the two covariances are equal, so the trace term vanishes"""
+    assert abs(frechet_distance(real_feats, real_feats)) < 1e-6
+
+
+def test_mode_collapse_is_caught():
+    """a generator with the right mean but no variety is far from the real set. Hint: the trace term"""
+    same_mean = abs(real_feats.mean(0) - mode_collapsed.mean(0)).max() < 0.2
+    assert same_mean and frechet_distance(real_feats, mode_collapsed) > 0.5
+
+
+mk.check("frechet", test_same_set_is_zero, test_mode_collapse_is_caught, budget=10)
+### BEGIN HIDDEN TESTS
+def _fd_means_only():
+    r = np.random.default_rng(2)
+    a = r.normal(0, 1, (5000, 3))
+    assert np.isclose(frechet_distance(a, a + np.array([3.0, 0, 4.0])), 25.0, rtol=1e-6)
+
+
+def _fd_diagonal_reference():
+    r = np.random.default_rng(3)
+    a, b = r.normal(0, 1, (3000, 2)) * [1.0, 2.0], r.normal(0, 1, (3000, 2)) * [3.0, 0.5]
+    va, vb = np.var(a, axis=0, ddof=1), np.var(b, axis=0, ddof=1)
+    ref = ((a.mean(0) - b.mean(0)) ** 2).sum() + (va + vb - 2 * np.sqrt(va * vb)).sum()
+    assert np.isclose(frechet_distance(a, b), ref, atol=0.05)
+
+
+def _fd_symmetric_and_real_float():
+    d1, d2 = frechet_distance(real_feats, mode_collapsed), frechet_distance(mode_collapsed, real_feats)
+    assert isinstance(d1, float) and np.isclose(d1, d2, rtol=1e-4)
+
+
+mk.check("frechet", _fd_means_only, _fd_diagonal_reference, _fd_symmetric_and_real_float, budget=10, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=q6_text
+# ## Exercise 6 — Did the synthetic images help? (written, 2 points)
+#
+# Lesson 06 trained a classifier on a few real images per class, then again with GAN images added, and
+# compared both on the same real test set. Suppose the second is 3 points more accurate. In a few
+# sentences: what must the comparison hold fixed for that to mean the GAN helped, what else could explain
+# the gain, and why can a good Fréchet distance and a useless augmentation go together?
+
+# %% [markdown] manual id=q6_answer points=2
+# ### BEGIN SOLUTION
+# Hold fixed the real images, the test set (real, held-out, never seen by the GAN), the model, the number
+# of training steps and the seeds; repeat over seeds and report an interval, and compare with a plain
+# augmentation baseline (flips, noise) that adds the same number of images. A 3-point gain on a small test
+# set can be noise, or come from the extra steps/regularisation rather than new information. The Fréchet
+# distance compares feature statistics: a GAN can match them (or memorise the few real images) and still
+# add no new, label-correct variety, so the classifier learns nothing it did not already see.
+# ### END SOLUTION
+
+# %% [markdown] rubric id=q6_rubric for=q6_answer
+# - 1: a fair comparison: same real images, held-out real test set the GAN never saw, same model/steps/seeds, repeated with an interval or beside a simple augmentation baseline
+# - 1: why FID and usefulness can disagree: matching feature statistics or memorising the few real images adds no new label-correct variety; the gain may be noise or extra regularisation

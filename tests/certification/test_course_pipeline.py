@@ -85,6 +85,8 @@ def graded(tmp_path_factory):
     for a in (A1, A2):
         autograde(course, a)
     _grade_by_hand(course, A1, "q4_answer", {"alice": 2, "bob": 0, "carol": 2, "dave": 2})
+    _grade_by_hand(course, A1, "q6_answer", {"alice": 2, "bob": 0, "carol": 2, "dave": 2})
+    _grade_by_hand(course, A2, "q5_answer", {"alice": 2, "bob": 0, "dave": 2})
     return course, root
 
 
