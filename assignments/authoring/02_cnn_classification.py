@@ -20,7 +20,7 @@
 # | 2. Weighted binary cross-entropy | 3 |
 # | 3. Sensitivity and specificity at a threshold | 2 |
 # | 4. ROC AUC from ranks | 3 |
-# | 5. Split by patient, train with `mk.Trainer`, graded on hidden patients (AUC bands 0.70 / 0.78) | 6 |
+# | 5. Split by patient, train with `mk.Trainer`, graded on hidden patients (AUC bands 0.65 / 0.72) | 6 |
 # | 6. "97 % accuracy": what a published figure can hide (written, rubric) | 3 |
 
 # %% readonly id=setup
@@ -325,7 +325,7 @@ mk.check("roc_auc", _auc_held_out, _auc_one_class, _auc_invariant_to_monotone_tr
 #
 # The tests train once on your patient-level training rows and check that you beat chance on your own
 # validation patients. The grader then scores the same model on **new patients you never see**:
-# AUC ≥ 0.70 and ≥ 0.78 earn 2 points each. The pixel baseline printed below is at chance on new
+# AUC ≥ 0.65 and ≥ 0.72 earn 2 points each. The pixel baseline printed below is at chance on new
 # patients: it memorises anatomy.
 
 # %% readonly id=ex5_setup
@@ -431,21 +431,21 @@ _held_seed = mk.variant_seed("02_cnn_classification", salt="held-out") % 100_000
 _held = mk.synthetic.patient_images(240, seed=_held_seed, per_patient=6, signal=0.6, fingerprint=0.7)
 
 
-def _held_band_070():
-    assert roc_auc_score(_held["labels"], predict_proba(trained, _held["images"])) >= 0.70
+def _held_band_065():
+    assert roc_auc_score(_held["labels"], predict_proba(trained, _held["images"])) >= 0.65
 
 
-mk.check("train_end_to_end", _held_band_070, budget=30, hidden=True)
+mk.check("train_end_to_end", _held_band_065, budget=30, hidden=True)
 ### END HIDDEN TESTS
 
 # %% tests id=ex5_band2 points=2
 mk.check("train_end_to_end", test_model_ready, budget=5)
 ### BEGIN HIDDEN TESTS
-def _held_band_078():
-    assert roc_auc_score(_held["labels"], predict_proba(trained, _held["images"])) >= 0.78
+def _held_band_072():
+    assert roc_auc_score(_held["labels"], predict_proba(trained, _held["images"])) >= 0.72
 
 
-mk.check("train_end_to_end", _held_band_078, budget=30, hidden=True)
+mk.check("train_end_to_end", _held_band_072, budget=30, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown] readonly id=q6_text
