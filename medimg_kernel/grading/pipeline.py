@@ -363,6 +363,7 @@ class DryRunContext:
     report: DryRun
     jobs: int = 1
     lms_students: tuple[str, ...] = ()
+    attacks: bool = True
     release: Path | None = None
     fixtures: list[Any] = field(default_factory=list)
 
@@ -405,7 +406,8 @@ def _stage_submit_fixtures(ctx: DryRunContext) -> None:
         str(p.relative_to(release)) for p in release.rglob("*") if p.is_file() and p.suffix != ".ipynb"
     )
     ctx.fixtures = make_fixtures(source_nb, release_nb, helpers)
-    ctx.fixtures += make_attack_fixtures(ctx.fixtures)  # each must score exactly what blank scores
+    if ctx.attacks:
+        ctx.fixtures += make_attack_fixtures(ctx.fixtures)  # each must score exactly what blank scores
     report.max_points = sum(float(c.metadata.get("nbgrader", {}).get("points", 0)) for c in source_nb.cells)
     for fx in ctx.fixtures:
         if fx.student in ctx.lms_students:
@@ -448,6 +450,7 @@ def dry_run(
     jobs: int = 1,
     with_feedback: bool = True,
     lms_students: tuple[str, ...] = ("partial",),
+    attacks: bool = True,
     stages: Sequence[Stage] | None = None,
 ) -> DryRun:
     """Grade generated fixture submissions of ``assignment`` in a copy of the course.
@@ -456,14 +459,18 @@ def dry_run(
     ``validate --invert`` the release; write the solution/blank/partial/tamper fixtures to ``submitted/``;
     autograde them in one call (or ``jobs`` parallel ones); generate feedback (unless
     ``with_feedback=False``). Fixtures named in ``lms_students`` arrive as an LMS download (a zip of the
-    notebook only) collected with ``nbgrader zip_collect``. ``workdir`` (kept) defaults to a new
+    notebook only) collected with ``nbgrader zip_collect``. ``attacks=False`` leaves out the three
+    generic attack submissions (:mod:`medimg_kernel.grading.attacks`), which are the same for every
+    assignment. ``workdir`` (kept) defaults to a new
     temporary folder.
     """
     if not notebook_path(course, assignment).is_file():
         raise ConfigError(f"no source notebook for {assignment!r} under {course / 'source'}")
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"medimg-grade-{assignment}-"))
     tmp = copy_course(course, work, [assignment])
-    ctx = DryRunContext(tmp, assignment, DryRun(assignment, tmp), jobs=jobs, lms_students=tuple(lms_students))
+    ctx = DryRunContext(
+        tmp, assignment, DryRun(assignment, tmp), jobs=jobs, lms_students=tuple(lms_students), attacks=attacks
+    )
     for stage in DRY_RUN_STAGES if stages is None else stages:
         if stage.name == "feedback" and not with_feedback:
             continue

@@ -5,6 +5,7 @@ Screenshots are saved under ``artifacts/screenshots/`` (CI keeps them as test ar
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +74,16 @@ def test_niivue_mni_labels_and_3d_render(lab, browser):
     f = fractions(before)
     assert f["gray"] > 0.03, f  # the T1 itself is drawn, not only the labels
 
-    # the 3D render paints too
-    png3, _ = wait_for_pixels(nb.output(2).locator("canvas"), lambda f: f["nonblack"] > 0.05)
+    # the 3D render paints too. Once in a CI run (2 loaded cores, software GL) its first paint never came
+    # within 180 s, which was not reproduced here in isolation; the test then asks NiiVue to draw the scene
+    # again from Python, says so in a warning, and fails if that does not paint either.
+    canvas3 = nb.output(2).locator("canvas")
+    try:
+        png3, _ = wait_for_pixels(canvas3, lambda f: f["nonblack"] > 0.05, timeout=90.0)
+    except TimeoutError as first:
+        warnings.warn(f"the 3D render did not paint on first display ({first}); drawing the scene again")
+        nb.run_code("v3.backend.widget.draw_scene()")
+        png3, _ = wait_for_pixels(canvas3, lambda f: f["nonblack"] > 0.05, timeout=120.0)
     _save("niivue_render3d.png", png3)
 
     # the browser told the kernel it has WebGL2, so NiiVue stays
