@@ -81,7 +81,7 @@ def test_niivue_mni_labels_and_3d_render(lab, browser):
     try:
         png3, _ = wait_for_pixels(canvas3, lambda f: f["nonblack"] > 0.05, timeout=90.0)
     except TimeoutError as first:
-        warnings.warn(f"the 3D render did not paint on first display ({first}); drawing the scene again")
+        warnings.warn(f"the 3D render did not paint on first display ({first}); drawing the scene again", stacklevel=1)
         nb.run_code("v3.backend.widget.draw_scene()")
         png3, _ = wait_for_pixels(canvas3, lambda f: f["nonblack"] > 0.05, timeout=120.0)
     _save("niivue_render3d.png", png3)
