@@ -1,4 +1,5 @@
-# Assignment 03 - Segmentation: hard and soft Dice (with empty masks), a DiceCE loss, sliding-window inference.
+# Assignment 03 - Segmentation: hard and soft Dice (with empty masks), a DiceCE loss, sliding-window inference,
+# a 3D U-Net trained end to end and graded on held-out volumes.
 # Authoring source of assignments/source/03_segmentation/03_segmentation.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -19,6 +20,7 @@
 # | 3. DiceCE loss | 2 |
 # | 4. Written answer | 2 |
 # | 5. Sliding-window inference with MONAI | 3 |
+# | 6. Train a 3D U-Net end to end (graded on new volumes) | 6 |
 
 # %% readonly id=setup
 import numpy as np
@@ -343,4 +345,120 @@ def _sw_batches_windows():
 
 mk.check("sliding_window", _sw_other_roi_and_shape, _sw_follows_the_model, _sw_smaller_than_roi,
          _sw_batches_windows, budget=30, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex6_text
+# ## Exercise 6 — Train a 3D U-Net end to end (6 points)
+#
+# `lesion_vols` below holds 16 small textured organ volumes `(N, 1, 24, 24, 24)`, each with one bright
+# spherical lesion, and `lesion_masks`, its voxel mask `(N, 1, 24, 24, 24)` (1 inside the lesion). The
+# texture makes a global intensity threshold fail: Otsu's threshold per volume is printed as the baseline.
+#
+# 1. `train_unet(images, masks, seed=0)` builds a 3D U-Net with `mk.build_model("tinyunet", ...)` (one input
+#    channel, **two** output classes: background and lesion) and trains it with
+#    `mk.Trainer(..., task="segmentation", seed=seed)`; it returns the trained `mk.Trainer`. About 20 epochs
+#    with `lr=1e-2`, `batch_size=4` and `precision="fp32"` take a few seconds. As in assignment 02, pass the
+#    Trainer a *function* that builds the network, so every run starts from the same weights.
+# 2. `segment(trainer, images)` returns the label map `(N, D, H, W)` as integers: the arg-max over the class
+#    channel of `trainer.predict(images)` (it handles the device and batching).
+#
+# The tests train on the first 12 volumes and check the Dice of the lesion on the last 4. The grader then
+# scores the same model on **new volumes you never see**: lesion Dice ≥ 0.5 and ≥ 0.65 earn 2 points each.
+
+# %% readonly id=ex6_setup
+from skimage.filters import threshold_otsu  # noqa: E402
+
+torch.set_num_threads(1)  # the same numbers on any grading machine
+_les_seed = mk.variant_seed("03_segmentation", salt="lesions") % 100_000
+_les = mk.synthetic.lesions3d(16, seed=_les_seed, size=24, prevalence=1.0, contrast=0.6, radius=(0.15, 0.25))
+lesion_vols, lesion_masks = _les["images"], _les["masks"]
+
+
+def lesion_dice(pred, truth):
+    """Dice of the lesion (label 1) over all volumes together."""
+    p, t = np.asarray(pred).astype(bool), np.asarray(truth).astype(bool)
+    return float(2 * (p & t).sum() / max(p.sum() + t.sum(), 1))
+
+
+otsu_dice = lesion_dice(np.stack([v[0] > threshold_otsu(v[0]) for v in lesion_vols[12:]]), lesion_masks[12:, 0])
+print("volumes", lesion_vols.shape, "| lesion voxels per volume:", lesion_masks.reshape(16, -1).sum(1).tolist())
+print(f"baseline: Otsu's threshold per volume, lesion Dice on the last 4 volumes {otsu_dice:.3f}")
+
+# %% solution id=ex6_answer exercise=train_unet
+def train_unet(images, masks, seed=0):
+    """Build a two-class 3D tiny U-Net with mk.build_model and train it with mk.Trainer; return the trainer."""
+    ### BEGIN SOLUTION
+    def net():  # the Trainer seeds, then builds: the same initial weights on every run
+        return mk.build_model("tinyunet", spatial_dims=3, in_channels=1, out_channels=2)
+
+    trainer = mk.Trainer(net, task="segmentation", lr=1e-2, max_epochs=20, batch_size=4, seed=seed,
+                         precision="fp32", progress=False)
+    trainer.fit((images, masks))
+    return trainer
+    ### END SOLUTION
+
+
+def segment(trainer, images):
+    """Integer label map (N, D, H, W): the arg-max over classes of the trainer's predictions."""
+    ### BEGIN SOLUTION
+    return trainer.predict(images).argmax(dim=1).cpu().numpy().astype(np.int64)
+    ### END SOLUTION
+
+# %% tests id=ex6_tests points=2
+unet = None
+
+
+def test_unet_trains_and_segments_own_volumes():
+    """a trained Trainer whose label maps beat Otsu on the last 4 volumes. Hint: mk.build_model + mk.Trainer.fit"""
+    global unet
+    unet = train_unet(lesion_vols[:12], lesion_masks[:12], seed=0)
+    assert isinstance(unet, mk.Trainer)
+    labels = segment(unet, lesion_vols[12:])
+    assert labels.shape == lesion_masks[12:, 0].shape and np.issubdtype(labels.dtype, np.integer)
+    assert set(np.unique(labels).tolist()) <= {0, 1}
+    assert lesion_dice(labels, lesion_masks[12:, 0]) > max(0.4, otsu_dice)
+
+
+mk.check("train_unet", test_unet_trains_and_segments_own_volumes, budget=120)
+### BEGIN HIDDEN TESTS
+def _unet_segment_follows_the_trainer():
+    x = lesion_vols[12:14]
+    expected = unet.predict(x).argmax(dim=1).cpu().numpy()
+    assert np.array_equal(np.asarray(segment(unet, x)), expected)
+
+
+def _unet_has_two_classes():
+    assert tuple(unet.predict(lesion_vols[:1]).shape) == (1, 2, 24, 24, 24)
+
+
+mk.check("train_unet", _unet_segment_follows_the_trainer, _unet_has_two_classes, budget=30, hidden=True)
+### END HIDDEN TESTS
+
+# %% tests id=ex6_band1 points=2
+def test_unet_ready():
+    """the U-Net trained by the tests above exists. Hint: make Exercise 6's tests pass first"""
+    assert unet is not None
+
+
+mk.check("train_unet", test_unet_ready, budget=5)
+### BEGIN HIDDEN TESTS
+_held_les = mk.synthetic.lesions3d(12, seed=mk.variant_seed("03_segmentation", salt="held-out") % 100_000,
+                                   size=24, prevalence=1.0, contrast=0.6, radius=(0.15, 0.25))
+
+
+def _unet_band_050():
+    assert lesion_dice(segment(unet, _held_les["images"]), _held_les["masks"][:, 0]) >= 0.5
+
+
+mk.check("train_unet", _unet_band_050, budget=30, hidden=True)
+### END HIDDEN TESTS
+
+# %% tests id=ex6_band2 points=2
+mk.check("train_unet", test_unet_ready, budget=5)
+### BEGIN HIDDEN TESTS
+def _unet_band_065():
+    assert lesion_dice(segment(unet, _held_les["images"]), _held_les["masks"][:, 0]) >= 0.65
+
+
+mk.check("train_unet", _unet_band_065, budget=30, hidden=True)
 ### END HIDDEN TESTS
