@@ -1,4 +1,5 @@
-# Assignment 08 - Outcome prediction with fusion: Cox partial likelihood, concordance, late fusion with a missing modality.
+# Assignment 08 - Outcome prediction with fusion: Cox partial likelihood, concordance, late fusion with a missing
+# modality, Kaplan-Meier curves and the log-rank test.
 # Authoring source of assignments/source/08_outcome_fusion/08_outcome_fusion.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -22,6 +23,7 @@
 # | 2. Harrell's concordance index | 3 |
 # | 3. Late fusion that survives a missing modality | 3 |
 # | 4. Written answer | 2 |
+# | 5. Kaplan–Meier curves and the log-rank test | 4 |
 
 # %% readonly id=setup
 import numpy as np
@@ -298,3 +300,107 @@ mk.check("late_fusion", _late_beats_single_on_cohort, _late_zero_weight_only, _l
 # %% [markdown] rubric id=q4_rubric for=q4_answer
 # - 1: with heavy censoring few pairs are comparable and Harrell's C is biased and uncertain; a point estimate alone hides that
 # - 1: asks for Uno's IPCW C with a truncation time, confidence intervals, the number of events and a simple baseline on the same test set
+
+# %% [markdown] readonly id=ex5_text
+# ## Exercise 5 — Kaplan–Meier curves and the log-rank test (4 points)
+#
+# A risk model is usually shown by splitting patients into risk groups and drawing a Kaplan–Meier curve
+# for each. Write, with `numpy` (and `scipy.stats.chi2` for the p-value):
+#
+# 1. `kaplan_meier(time, event)` returns `(t, s)`: `t` the sorted distinct times at which at least one
+#    event happened, and `s[k]` the estimated probability of surviving past `t[k]`,
+#    $S(t_k) = \prod_{j \le k} (1 - d_j / n_j)$, where $d_j$ is the number of events at $t_j$ and $n_j$ the
+#    number still at risk (time $\ge t_j$; a patient censored at $t_j$ is still at risk there).
+# 2. `logrank(time, event, group)` compares two groups (`group` boolean, or 0/1) and returns
+#    `(chi2, p)`: at every distinct event time, the observed events in group 1 minus the expected number
+#    $d_j n_{1j} / n_j$, summed, squared, divided by the summed hypergeometric variance
+#    $d_j \frac{n_{1j}}{n_j}\big(1 - \frac{n_{1j}}{n_j}\big)\frac{n_j - d_j}{n_j - 1}$; `p` from a χ² with
+#    one degree of freedom.
+#
+# Below, the true risk of your cohort splits it at the median into a high- and a low-risk group; the test
+# cell draws both curves.
+
+# %% solution id=ex5_answer exercise=km_logrank
+def kaplan_meier(time, event):
+    """Kaplan–Meier estimate: (distinct event times, survival just after each)."""
+    ### BEGIN SOLUTION
+    time, event = np.asarray(time, dtype=float), np.asarray(event).astype(bool)
+    t = np.unique(time[event])
+    d = np.array([np.sum(event & (time == tj)) for tj in t])
+    n = np.array([np.sum(time >= tj) for tj in t])
+    return t, np.cumprod(1.0 - d / n)
+    ### END SOLUTION
+
+
+def logrank(time, event, group):
+    """Two-group log-rank test: (chi-squared statistic, p-value with 1 degree of freedom)."""
+    ### BEGIN SOLUTION
+    from scipy.stats import chi2
+
+    time, event = np.asarray(time, dtype=float), np.asarray(event).astype(bool)
+    group = np.asarray(group).astype(bool)
+    o_minus_e, var = 0.0, 0.0
+    for tj in np.unique(time[event]):
+        at_risk = time >= tj
+        n, n1 = at_risk.sum(), (at_risk & group).sum()
+        d, d1 = (event & (time == tj)).sum(), (event & (time == tj) & group).sum()
+        o_minus_e += d1 - d * n1 / n
+        if n > 1:
+            var += d * (n1 / n) * (1 - n1 / n) * (n - d) / (n - 1)
+    stat = o_minus_e**2 / var
+    return float(stat), float(chi2.sf(stat, 1))
+    ### END SOLUTION
+
+# %% tests id=ex5_tests points=4
+def test_km_by_hand():
+    """five patients, a censored tie at t=2. Hint: n_j counts everyone with time >= t_j"""
+    t, s = kaplan_meier([1, 2, 2, 3, 4], [1, 1, 0, 1, 0])
+    assert np.allclose(t, [1, 2, 3]) and np.allclose(s, [0.8, 0.6, 0.3])
+
+
+def test_logrank_separates_risk_groups():
+    """the high-risk half dies sooner: a large chi2, p < 0.05. Hint: p = scipy.stats.chi2.sf(stat, 1)"""
+    high = cohort["risk"] > np.median(cohort["risk"])
+    stat, p = logrank(cohort["time"], cohort["event"], high)
+    assert stat > 3.84 and 0 <= p < 0.05
+    import matplotlib.pyplot as plt
+
+    for mask, name in ((high, "high risk"), (~high, "low risk")):
+        t, s = kaplan_meier(cohort["time"][mask], cohort["event"][mask])
+        plt.step(np.r_[0, t], np.r_[1, s], where="post", label=name)
+    plt.xlabel("months")
+    plt.ylabel("survival")
+    plt.title(f"log-rank chi2 = {stat:.1f}, p = {p:.1g}")
+    plt.legend()
+    plt.show()
+
+
+mk.check("km_logrank", test_km_by_hand, test_logrank_separates_risk_groups, budget=20)
+### BEGIN HIDDEN TESTS
+def _km_matches_lifelines():
+    from lifelines import KaplanMeierFitter
+
+    t, e = cohort["time"], cohort["event"]
+    km = KaplanMeierFitter().fit(t, e)
+    ours_t, ours_s = kaplan_meier(t, e)
+    assert np.allclose(ours_s, km.survival_function_at_times(ours_t).to_numpy())
+
+
+def _km_ties_and_censoring():
+    t, s = kaplan_meier(np.array([5.0, 5.0, 5.0, 7.0, 9.0, 9.0]), np.array([1, 1, 0, 0, 1, 0]))
+    assert np.allclose(t, [5.0, 9.0]) and np.allclose(s, [4 / 6, 4 / 6 * 0.5])
+
+
+def _logrank_matches_lifelines():
+    from lifelines.statistics import logrank_test
+
+    t, e = cohort["time"], cohort["event"]
+    g = np.random.default_rng(3).random(len(t)) < 0.4
+    ref = logrank_test(t[g], t[~g], e[g], e[~g])
+    stat, p = logrank(t, e, g.astype(int))
+    assert np.isclose(stat, ref.test_statistic) and np.isclose(p, ref.p_value)
+
+
+mk.check("km_logrank", _km_matches_lifelines, _km_ties_and_censoring, _logrank_matches_lifelines, budget=20,
+         hidden=True)
+### END HIDDEN TESTS
