@@ -1,4 +1,5 @@
-# Assignment 10 - Bias and calibration: ECE, subgroup TPR gaps, temperature scaling and a shortcut.
+# Assignment 10 - Bias and calibration: ECE, subgroup TPR gaps, temperature scaling, a shortcut, permutation
+# importance and linear Shapley values.
 # Authoring source of assignments/source/10_bias_calibration_reporting/10_bias_calibration_reporting.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -8,7 +9,8 @@
 # Lesson 10 used `medimg_kernel.explain.bias` and `.calibration`. Here you implement the pieces yourself
 # with numpy and apply them to the predictions of a lesion detector on three hospital sites.
 #
-# * Use `numpy` (and `scipy`); not `medimg_kernel.explain`, scikit-learn or torchmetrics in your answers.
+# * Use `numpy` (and `scipy`); not `medimg_kernel.explain`, scikit-learn or torchmetrics in your answers
+#   (exercise 6 explains a scikit-learn model that the setup fits; your function only calls it).
 # * Run each test cell to check your work; hidden tests use other data and edge cases.
 #
 # | Exercise | Points |
@@ -18,6 +20,8 @@
 # | 3. Temperature scaling | 3 |
 # | 4. Find the shortcut site | 2 |
 # | 5. Written answer: a real gap or noise? | 2 |
+# | 6. Permutation importance of a tabular model | 3 |
+# | 7. Shapley values of a linear model | 2 |
 
 # %% readonly id=setup
 import numpy as np
@@ -329,6 +333,162 @@ mk.check("shortcut", _auc_matches_ranks, _shortcut_other_names, budget=5, hidden
 # %% [markdown] rubric id=q5_rubric for=q5_answer
 # - 1: says the gap may be noise because site C has few positives (one lesion = 5 points; wide interval / standard error about 0.1)
 # - 1: names a way to test it (bootstrap confidence intervals per site or a two-proportion test) and reports sensitivities with intervals and counts, not the gap alone
+
+# %% [markdown] readonly id=ex6_text
+# ## Exercise 6 — Permutation importance of a tabular model (3 points)
+#
+# `tab_model` below is a logistic regression (fitted in the setup, not by you) that predicts the detector's
+# miss from five columns of the case table `tab_X`: age, lesion size in mm, sex, whether the scan came from
+# site B, and a column of pure noise. Which columns does it rely on?
+#
+# Implement `permutation_importance(predict, X, y, metric, n_repeats=10, seed=0)`: `predict(X)` returns
+# scores, and `metric(y, scores)` is larger for a better model. For every column `j`, shuffle that column
+# alone (`n_repeats` times, with `np.random.default_rng(seed)`), score the model again and return, per
+# column, the mean drop `metric(y, predict(X)) - metric(y, predict(X_shuffled))`: a numpy array of length
+# `X.shape[1]`. Never change `X` itself.
+
+# %% readonly id=ex6_setup
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+
+tab_columns = ["age", "lesion_mm", "sex", "site_B", "noise"]
+_tab_rng = np.random.default_rng(mk.variant_seed("10_bias_calibration_reporting", salt="tabular"))
+_m = 600
+tab_X = np.column_stack([
+    _tab_rng.normal(60, 12, _m),           # age
+    _tab_rng.gamma(3.0, 4.0, _m),          # lesion size, mm
+    _tab_rng.integers(0, 2, _m),           # sex
+    _tab_rng.integers(0, 2, _m),           # site B
+    _tab_rng.normal(0, 1, _m),             # noise
+])
+_miss_logit = -0.25 * (tab_X[:, 1] - 12) + 0.04 * (tab_X[:, 0] - 60) + 1.2 * tab_X[:, 3]
+tab_y = (_tab_rng.random(_m) < 1 / (1 + np.exp(-_miss_logit))).astype(int)
+tab_model = LogisticRegression(max_iter=1000).fit(tab_X, tab_y)
+
+
+def tab_predict(X):
+    """P(miss) of the fitted model."""
+    return tab_model.predict_proba(X)[:, 1]
+
+
+print("columns", tab_columns, "| misses:", int(tab_y.sum()), "of", len(tab_y),
+      "| model AUC on its table:", round(roc_auc_score(tab_y, tab_predict(tab_X)), 3))
+
+# %% solution id=ex6_answer exercise=permutation
+def permutation_importance(predict, X, y, metric, n_repeats=10, seed=0):
+    """Mean drop of metric(y, predict(X)) when each column of X alone is shuffled."""
+    ### BEGIN SOLUTION
+    X = np.asarray(X)
+    rng_p = np.random.default_rng(seed)
+    base = metric(y, predict(X))
+    out = np.zeros(X.shape[1])
+    for j in range(X.shape[1]):
+        drops = []
+        for _ in range(n_repeats):
+            Xp = X.copy()
+            Xp[:, j] = Xp[rng_p.permutation(len(Xp)), j]
+            drops.append(base - metric(y, predict(Xp)))
+        out[j] = np.mean(drops)
+    return out
+    ### END SOLUTION
+
+# %% tests id=ex6_tests points=3
+def _auc_metric(y, s):
+    return roc_auc_score(y, s)
+
+
+def test_importance_names_lesion_size():
+    """lesion size matters most and the noise column hardly at all. Hint: shuffle one column of a copy"""
+    imp = permutation_importance(tab_predict, tab_X, tab_y, _auc_metric, n_repeats=5, seed=0)
+    assert np.asarray(imp).shape == (5,)
+    assert tab_columns[int(np.argmax(imp))] == "lesion_mm"
+    assert abs(imp[4]) < 0.02 < imp[1]
+
+
+def test_ignored_column_is_zero_and_x_untouched():
+    """a column the model never reads has importance 0, and X is not changed. Hint: work on X.copy()"""
+    X = tab_X.copy()
+    only_size = lambda A: -A[:, 1]  # noqa: E731  a "model" that reads lesion size only (small ones are missed)
+    imp = permutation_importance(only_size, X, tab_y, _auc_metric, n_repeats=3, seed=1)
+    assert np.allclose(np.delete(imp, 1), 0.0) and imp[1] > 0
+    assert np.array_equal(X, tab_X)
+
+
+mk.check("permutation", test_importance_names_lesion_size, test_ignored_column_is_zero_and_x_untouched, budget=60)
+### BEGIN HIDDEN TESTS
+def _perm_close_to_sklearn():
+    from sklearn.inspection import permutation_importance as sk_pi
+    from sklearn.metrics import make_scorer
+
+    ref = sk_pi(tab_model, tab_X, tab_y, scoring=make_scorer(roc_auc_score, response_method="predict_proba"),
+                n_repeats=20, random_state=0).importances_mean
+    ours = permutation_importance(tab_predict, tab_X, tab_y, _auc_metric, n_repeats=20, seed=3)
+    assert np.allclose(ours, ref, atol=0.02)
+    assert int(np.argmax(ours)) == int(np.argmax(ref))
+
+
+def _perm_uses_the_metric_and_repeats():
+    acc = lambda y, s: float(np.mean((np.asarray(s) > 0.5) == y))  # noqa: E731
+    a = permutation_importance(tab_predict, tab_X, tab_y, acc, n_repeats=4, seed=0)
+    b = permutation_importance(tab_predict, tab_X, tab_y, _auc_metric, n_repeats=4, seed=0)
+    assert not np.allclose(a, b)
+    first_two = lambda A: -A[:, 1] + 0.1 * A[:, 0]  # noqa: E731  a model of two columns
+    one = permutation_importance(first_two, tab_X[:, :2], tab_y, _auc_metric, n_repeats=1, seed=5)
+    assert np.asarray(one).shape == (2,) and one[1] > one[0] > -0.05
+
+
+mk.check("permutation", _perm_close_to_sklearn, _perm_uses_the_metric_and_repeats, budget=60, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex7_text
+# ## Exercise 7 — Shapley values of a linear model (2 points)
+#
+# For a model that is linear in its inputs, $f(x) = b + \sum_j w_j x_j$, with the columns treated as
+# independent, the Shapley value of column $j$ for one case is exactly $w_j (x_j - \bar{x}_j)$, where
+# $\bar{x}_j$ is the mean of column $j$ over a **background** table. Implement
+# `linear_shapley(coef, X, background)` returning an array of shape `(N, F)`. The values of a case add up
+# to its output minus the mean output over the background (the *efficiency* property).
+
+# %% solution id=ex7_answer exercise=shapley
+def linear_shapley(coef, X, background):
+    """Exact (interventional) Shapley values of a linear model: coef * (X - background mean)."""
+    ### BEGIN SOLUTION
+    X, background = np.atleast_2d(np.asarray(X, float)), np.asarray(background, float)
+    return np.asarray(coef, float).ravel()[None, :] * (X - background.mean(axis=0)[None, :])
+    ### END SOLUTION
+
+# %% tests id=ex7_tests points=2
+def test_shapley_efficiency_on_the_logit():
+    """per case, values sum to logit(case) - mean logit of the background. Hint: w * (x - mean)"""
+    phi = linear_shapley(tab_model.coef_, tab_X[:50], tab_X)
+    logit = tab_model.decision_function
+    assert np.asarray(phi).shape == (50, 5)
+    assert np.allclose(phi.sum(axis=1), logit(tab_X[:50]) - logit(tab_X).mean())
+
+
+mk.check("shapley", test_shapley_efficiency_on_the_logit, budget=10)
+### BEGIN HIDDEN TESTS
+def _shapley_by_coalitions():
+    from itertools import combinations
+    from math import factorial
+
+    w, bg = np.array([0.5, -2.0, 1.5]), np.random.default_rng(9).normal(size=(40, 3))
+    x = np.array([1.0, 0.3, -2.0])
+    f = lambda cols: float(np.mean([(w * np.where(np.isin(range(3), cols), x, b)).sum() for b in bg]))  # noqa: E731
+    for j in range(3):
+        rest = [k for k in range(3) if k != j]
+        exact = sum(factorial(len(S)) * factorial(2 - len(S)) / factorial(3) * (f(list(S) + [j]) - f(list(S)))
+                    for r in range(3) for S in combinations(rest, r))
+        assert np.isclose(linear_shapley(w, x[None, :], bg)[0, j], exact)
+
+
+def _shapley_other_background():
+    phi = linear_shapley(np.ones(2), np.array([[3.0, 3.0]]), np.array([[1.0, 5.0], [3.0, 7.0]]))
+    assert np.allclose(phi, [[1.0, -3.0]])
+
+
+mk.check("shapley", _shapley_by_coalitions, _shapley_other_background, budget=10, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown] readonly id=selfcheck
 # ## Self-check
