@@ -1,4 +1,5 @@
-# Assignment 12 - Large-scale analytics on Dask: a mappable audit check, duplicates and flips, per-site groupby.
+# Assignment 12 - Large-scale analytics on Dask: a mappable audit check, duplicates and flips, per-site groupby,
+# a chunked Zarr array read lazily.
 # Authoring source of assignments/source/12_large_scale_cloud/12_large_scale_cloud.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -20,6 +21,7 @@
 # | 2. Find the duplicate and the flipped scans | 3 |
 # | 3. Per-site feature summary with a Dask dataframe | 3 |
 # | 4. Written answer: a measured speedup curve | 2 |
+# | 5. Chunked Zarr and lazy reads | 3 |
 
 # %% readonly id=setup
 import dask.bag as db
@@ -274,3 +276,103 @@ print(MEASURED_CURVE.round(3).to_string(index=False))
 # %% [markdown] rubric id=q4_rubric for=q4_answer
 # - 1: short tasks lose because each task has a fixed scheduling/serialisation/communication overhead comparable to or larger than the work; longer tasks amortise it, so the speedup grows towards the number of workers
 # - 1: names a real limit below the ideal (a shared/busy machine, cores competing with the client, memory or I/O bound) and proposes batching many 5 ms checks into tasks of ~0.1-1 s (or running serially)
+
+# %% [markdown] readonly id=ex5_text
+# ## Exercise 5 — Chunked Zarr and lazy reads (3 points)
+#
+# A cohort of volumes is too large to load at once, so it is stored as one chunked **Zarr** array and read
+# in pieces. `stack` below holds your volumes, shape `(N, D, H, W)`.
+#
+# 1. `to_zarr(volumes, path, chunk_depth)` writes `volumes` to a new Zarr array at `path` (a folder) with
+#    chunks `(1, chunk_depth, H, W)`: one volume and `chunk_depth` slices per chunk. Return the array
+#    (`zarr.create_array(...)`, then assign the data).
+# 2. `slab_means(path, z0, z1)` opens that array **lazily** (`dask.array.from_zarr`) and returns the mean
+#    intensity of slices `z0:z1` of every volume, a numpy array of shape `(N,)`. It must read only the
+#    chunks that hold those slices: the tests damage every other chunk file on disk.
+
+# %% readonly id=ex5_setup
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import zarr  # noqa: E402
+
+_z_rng = np.random.default_rng(mk.variant_seed("12_large_scale_cloud", salt="zarr"))
+stack = _z_rng.normal(100, 20, size=(int(_z_rng.integers(3, 6)), 24, 16, 16)).astype(np.float32)
+zarr_dir = Path(tempfile.mkdtemp(prefix="a12_zarr_"))
+
+
+def damage_chunks_outside(path, z0, z1, chunk_depth):
+    """Overwrite every chunk file of the array at `path` whose slices lie outside z0:z1; return how many."""
+    keep = set(range(z0 // chunk_depth, (z1 - 1) // chunk_depth + 1))
+    damaged = 0
+    for f in Path(path).rglob("*"):
+        parts = f.relative_to(path).parts
+        if f.is_file() and parts[0] == "c" and int(parts[2]) not in keep:
+            f.write_bytes(b"not a chunk")
+            damaged += 1
+    return damaged
+
+
+print("stack", stack.shape, stack.dtype)
+
+# %% solution id=ex5_answer exercise=zarr_lazy
+def to_zarr(volumes, path, chunk_depth):
+    """Write an (N, D, H, W) stack to a Zarr array chunked (1, chunk_depth, H, W); return the array."""
+    ### BEGIN SOLUTION
+    volumes = np.asarray(volumes)
+    arr = zarr.create_array(str(path), shape=volumes.shape, dtype=volumes.dtype,
+                            chunks=(1, chunk_depth) + volumes.shape[2:])
+    arr[:] = volumes
+    return arr
+    ### END SOLUTION
+
+
+def slab_means(path, z0, z1):
+    """Mean of slices z0:z1 of every volume, read lazily with dask from the Zarr array at path."""
+    ### BEGIN SOLUTION
+    import dask.array as da
+
+    lazy = da.from_zarr(str(path))
+    return np.asarray(lazy[:, z0:z1].mean(axis=(1, 2, 3)).compute())
+    ### END SOLUTION
+
+# %% tests id=ex5_tests points=3
+def test_chunks_and_round_trip():
+    """the array is chunked one volume by chunk_depth slices, and holds the stack bit for bit. Hint: chunks=(1, d, H, W)"""
+    arr = to_zarr(stack, zarr_dir / "rt.zarr", 4)
+    back = zarr.open_array(str(zarr_dir / "rt.zarr"), mode="r")
+    assert tuple(back.chunks) == (1, 4, 16, 16) and back.shape == stack.shape
+    assert np.array_equal(back[:], stack) and arr.shape == stack.shape
+
+
+def test_slab_reads_only_its_chunks():
+    """slices 8:12 read with every other chunk damaged. Hint: dask.array.from_zarr(path)[:, z0:z1]"""
+    path = zarr_dir / "slab.zarr"
+    to_zarr(stack, path, 4)
+    assert damage_chunks_outside(path, 8, 12, 4) > 0
+    means = slab_means(path, 8, 12)
+    assert np.asarray(means).shape == (len(stack),)
+    assert np.allclose(means, stack[:, 8:12].mean(axis=(1, 2, 3)), rtol=1e-5)
+
+
+mk.check("zarr_lazy", test_chunks_and_round_trip, test_slab_reads_only_its_chunks, budget=30)
+### BEGIN HIDDEN TESTS
+def _zarr_other_depth_and_slab():
+    path = zarr_dir / "hidden.zarr"
+    to_zarr(stack[:2], path, 3)
+    assert tuple(zarr.open_array(str(path), mode="r").chunks) == (1, 3, 16, 16)
+    assert damage_chunks_outside(path, 5, 11, 3) > 0
+    assert np.allclose(slab_means(path, 5, 11), stack[:2, 5:11].mean(axis=(1, 2, 3)), rtol=1e-5)
+
+
+def _zarr_keeps_dtype():
+    path = zarr_dir / "int.zarr"
+    ints = np.arange(2 * 6 * 4 * 4, dtype=np.int16).reshape(2, 6, 4, 4)
+    to_zarr(ints, path, 2)
+    back = zarr.open_array(str(path), mode="r")
+    assert back.dtype == np.int16 and np.array_equal(back[:], ints)
+    assert np.allclose(slab_means(path, 0, 2), ints[:, 0:2].mean(axis=(1, 2, 3)))
+
+
+mk.check("zarr_lazy", _zarr_other_depth_and_slab, _zarr_keeps_dtype, budget=30, hidden=True)
+### END HIDDEN TESTS
