@@ -1,4 +1,5 @@
-# Assignment 13 - Meshes from segmentations: volume and area, placing a mesh with its affine, decimation under a bound.
+# Assignment 13 - Meshes from segmentations: volume and area, placing a mesh with its affine, decimation under a bound,
+# volume rendering by compositing, where AR/VR helps.
 # Authoring source of assignments/source/13_3d_meshes_xr/13_3d_meshes_xr.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -18,6 +19,8 @@
 # | 2. Fix a mesh left in voxel coordinates | 3 |
 # | 3. Decimate to a budget under a Hausdorff bound | 4 |
 # | 4. Written answer: surface distances | 2 |
+# | 5. Volume rendering by compositing | 3 |
+# | 6. Written answer: where AR/VR helps | 2 |
 
 # %% readonly id=setup
 import numpy as np
@@ -270,3 +273,114 @@ mk.check("budget", _bu_none_when_impossible, _bu_unsorted_input, _bu_hausdorff_s
 # %% [markdown] rubric id=q4_rubric for=q4_answer
 # - 1: mean distance (and Dice) average over the surface and HD95 drops the worst 5 %, so a small badly wrong region barely changes them, while the Hausdorff distance is the single worst point (a stray island, leak or spur)
 # - 1: for a surgeon reports the worst case (Hausdorff or where the largest errors are) next to the mean/HD95, and checks that region against the images
+
+# %% [markdown] readonly id=ex5_text
+# ## Exercise 5 — Volume rendering by compositing (3 points)
+#
+# NiiVue's 3D view is a **volume renderer**: for every pixel it walks a ray through the volume, turns each
+# sample into a colour and an opacity with a *transfer function*, and composites them front to back,
+#
+# $$ C \leftarrow C + (1 - A)\,\alpha_i c_i, \qquad A \leftarrow A + (1 - A)\,\alpha_i , $$
+#
+# starting from $C = A = 0$. Write it for rays along one array axis, with numpy:
+#
+# * `composite(volume, alpha, axis=0)`: `volume` is a 3D array of grey values $c_i$ in [0, 1] and `alpha`
+#   an array of the same shape of opacities $\alpha_i$ in [0, 1]; rays run along `axis` from index 0
+#   (front) to the last index (back). Return the 2D image $C$.
+# * `mip(volume, axis=0)`: the maximum-intensity projection, the renderer with no opacity at all.
+#
+# Below, `ct_like` is your organ as a CT-like volume in [0, 1] with a bright "contrast" blob inside it.
+
+# %% readonly id=ex5_setup
+ct_like = 0.3 * labels.astype(np.float32)
+_blob = tuple(int(c) for c in np.round(centre))
+ct_like[_blob[0] - 2:_blob[0] + 2, _blob[1] - 2:_blob[1] + 2, _blob[2] - 2:_blob[2] + 2] = 1.0
+print("ct_like", ct_like.shape, "blob at", _blob)
+
+# %% solution id=ex5_answer exercise=render
+def composite(volume, alpha, axis=0):
+    """Front-to-back alpha compositing of grey values along one axis; returns the 2D image."""
+    ### BEGIN SOLUTION
+    c = np.moveaxis(np.asarray(volume, dtype=float), axis, 0)
+    a = np.moveaxis(np.asarray(alpha, dtype=float), axis, 0)
+    out, acc = np.zeros(c.shape[1:]), np.zeros(c.shape[1:])
+    for ci, ai in zip(c, a):
+        out += (1 - acc) * ai * ci
+        acc += (1 - acc) * ai
+    return out
+    ### END SOLUTION
+
+
+def mip(volume, axis=0):
+    """Maximum-intensity projection along one axis."""
+    ### BEGIN SOLUTION
+    return np.asarray(volume).max(axis=axis)
+    ### END SOLUTION
+
+# %% tests id=ex5_tests points=3
+def test_composite_by_hand():
+    """one ray of three samples. Hint: the front sample hides what lies behind it by (1 - A)"""
+    v = np.array([1.0, 0.5, 1.0]).reshape(3, 1, 1)
+    a = np.array([0.5, 0.5, 1.0]).reshape(3, 1, 1)
+    assert np.allclose(composite(v, a, axis=0), [[0.5 + 0.25 * 0.5 + 0.25 * 1.0]])
+
+
+def test_opaque_front_hides_the_rest_and_mip_finds_the_blob():
+    """an opaque first slice is all you see; the MIP shows the blob. Hint: np.max along the axis"""
+    a = np.full(ct_like.shape, 0.1)
+    a[:, :, 0] = 1.0
+    assert np.allclose(composite(ct_like, a, axis=2), ct_like[:, :, 0])
+    m = mip(ct_like, axis=2)
+    assert m.shape == ct_like.shape[:2] and m[_blob[0], _blob[1]] == 1.0
+
+
+mk.check("render", test_composite_by_hand, test_opaque_front_hides_the_rest_and_mip_finds_the_blob, budget=10)
+### BEGIN HIDDEN TESTS
+def _render_against_recursion():
+    r = np.random.default_rng(11)
+    v, a = r.random((5, 3, 4)), r.random((5, 3, 4)) * 0.6
+    for axis in (0, 1, 2):
+        vm, am = np.moveaxis(v, axis, -1), np.moveaxis(a, axis, -1)
+        ref = np.zeros(vm.shape[:-1])
+        for idx in np.ndindex(ref.shape):
+            col, acc = 0.0, 0.0
+            for ci, ai in zip(vm[idx], am[idx]):
+                col, acc = col + (1 - acc) * ai * ci, acc + (1 - acc) * ai
+            ref[idx] = col
+        assert np.allclose(composite(v, a, axis=axis), ref)
+
+
+def _render_transparent_is_black_and_order_matters():
+    v = np.array([0.2, 0.9]).reshape(2, 1, 1)
+    assert np.allclose(composite(v, np.zeros_like(v)), 0.0)
+    half = np.full_like(v, 0.5)
+    assert not np.allclose(composite(v, half), composite(v[::-1], half))
+    assert np.allclose(mip(v[::-1]), mip(v)) and mip(v).shape == (1, 1)
+
+
+mk.check("render", _render_against_recursion, _render_transparent_is_black_and_order_matters, budget=10,
+         hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=q6_text
+# ## Exercise 6 — Written answer: where does AR/VR help? (2 points, graded by your instructor)
+#
+# Your hospital asks whether to buy headsets so that surgeons can view patient meshes in virtual or
+# augmented reality. In three or four sentences: name one clinical task where seeing the anatomy in 3D
+# (stereo, with head motion) helps more than scrolling slices, one where it does not, and what must be
+# true of the mesh and its registration before it is used in the operating room.
+
+# %% [markdown] manual id=q6_answer points=2
+# ### BEGIN SOLUTION
+# 3D viewing helps where spatial relations decide the plan: the course of vessels around a tumour before a
+# liver or kidney resection, or explaining a congenital heart defect to the team or the family, where a
+# stereo view with head motion shows depth that slices leave to the imagination. It does not help reading
+# subtle density (a small nodule, a fracture line, ischaemia), which needs the original slices, windows and
+# full resolution. Before the operating room the mesh must come from a checked segmentation (surface
+# distances reported, worst errors reviewed), carry the scanner's affine into world millimetres, and for AR be
+# registered to the patient with a measured target registration error small enough for the task.
+# ### END SOLUTION
+
+# %% [markdown] rubric id=q6_rubric for=q6_answer
+# - 1: names a task where 3D spatial relations matter (vessel/tumour relations for resection planning, complex congenital anatomy, team or patient communication) and one where slices are better (subtle density findings, full-resolution reading)
+# - 1: requires a validated segmentation/mesh in world coordinates and, for AR, a registration to the patient with a measured error before use
