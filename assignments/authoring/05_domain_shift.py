@@ -1,5 +1,5 @@
 # Assignment 05 - Transfer learning and domain shift: intensity standardisation, histogram matching,
-# test-time batch-norm adaptation and a step-budgeted fine-tune.
+# test-time batch-norm adaptation, a step-budgeted fine-tune, the measured shift and a frozen-backbone fine-tune.
 # Authoring source of assignments/source/05_domain_shift/05_domain_shift.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -17,6 +17,8 @@
 # | 3. Test-time batch-norm adaptation | 3 |
 # | 4. Fine-tuning with a step budget | 3 |
 # | 5. Written answer | 2 |
+# | 6. Measure the shift | 2 |
+# | 7. Fine-tune the head only | 3 |
 
 # %% readonly id=setup
 import copy
@@ -333,3 +335,139 @@ mk.check("finetune", _ft_zero_steps, _ft_held_out_images, budget=20, hidden=True
 # %% [markdown] rubric id=q5_rubric for=q5_answer
 # - 1: names a realistic case where the test batch is small or unrepresentative (one patient, mostly healthy scans)
 # - 1: picks a remedy that does not depend on the batch (per-image standardisation, histogram matching or a short fine-tune) and says why
+
+# %% [markdown] readonly id=ex6_text
+# ## Exercise 6 — Measure the shift (2 points)
+#
+# Before choosing a remedy, measure the problem. Implement `eval_loss(model, x, y)`: the mean
+# cross-entropy of `model` on `(x, y)` as a Python float, computed in **eval** mode (batch norm uses its
+# running statistics) and without building a graph (`torch.no_grad()`); afterwards the model must be back
+# in the mode it was in. Then `shift_report(model, source, target)` takes two `(x, y)` pairs and returns
+# `{"source_loss", "target_loss", "source_acc", "target_acc"}` (accuracies from `accuracy` in the setup).
+
+# %% solution id=ex6_answer exercise=shift_loss
+def eval_loss(model, x, y):
+    """Mean cross-entropy in eval mode, without gradients; the model's train/eval mode is restored."""
+    ### BEGIN SOLUTION
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return float(nn.functional.cross_entropy(model(x), y))
+    finally:
+        model.train(was_training)
+    ### END SOLUTION
+
+
+def shift_report(model, source, target):
+    """Losses and accuracies of model on the source and the target domain."""
+    ### BEGIN SOLUTION
+    was_training = model.training
+    out = {"source_loss": eval_loss(model, *source), "target_loss": eval_loss(model, *target),
+           "source_acc": accuracy(model, *source), "target_acc": accuracy(model, *target)}
+    model.train(was_training)
+    return out
+    ### END SOLUTION
+
+# %% tests id=ex6_tests points=2
+def test_loss_in_eval_mode_and_mode_restored():
+    """the eval-mode loss, and the model stays in train mode. Hint: remember model.training, then model.train(it)"""
+    model = copy.deepcopy(pretrained).train()
+    value = eval_loss(model, x_src, y_src)
+    assert model.training and isinstance(value, float)
+    ref = copy.deepcopy(pretrained).eval()
+    with torch.no_grad():
+        assert np.isclose(value, nn.functional.cross_entropy(ref(x_src), y_src).item(), rtol=1e-5)
+
+
+def test_report_shows_the_shift():
+    """the target loss is far above the source loss. Hint: eval_loss on each (x, y) pair"""
+    rep = shift_report(pretrained, (x_src, y_src), (x_tgt, y_tgt))
+    assert set(rep) == {"source_loss", "target_loss", "source_acc", "target_acc"}
+    print({k: round(v, 3) for k, v in rep.items()})
+    assert rep["target_loss"] > 10 * rep["source_loss"] and rep["source_acc"] > rep["target_acc"]
+
+
+mk.check("shift_loss", test_loss_in_eval_mode_and_mode_restored, test_report_shows_the_shift, budget=10)
+### BEGIN HIDDEN TESTS
+def _loss_running_stats_untouched_and_no_graph():
+    model = copy.deepcopy(pretrained).train()
+    before = copy.deepcopy(model.state_dict())
+    eval_loss(model, x_tgt, y_tgt)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    assert model.training
+
+
+def _loss_eval_model_stays_eval():
+    model = copy.deepcopy(pretrained).eval()
+    eval_loss(model, x_few, y_few)
+    assert not model.training
+
+
+mk.check("shift_loss", _loss_running_stats_untouched_and_no_graph, _loss_eval_model_stays_eval, budget=10,
+         hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex7_text
+# ## Exercise 7 — Fine-tune the head only, with a frozen backbone (3 points)
+#
+# With few target labels, a common choice is to keep the pretrained features and retrain only the head.
+# Implement `finetune_head(model, x, y, steps=100, lr=0.01, seed=0)`: call `torch.manual_seed(seed)`, work
+# on a **copy** of `model` (`copy.deepcopy`), freeze `copy.features` so that **nothing in it changes** — its
+# weights *and* its batch-norm running statistics, which still update in train mode even when
+# `requires_grad` is off — then train `copy.head` with Adam for `steps` full-batch steps and return the
+# copy in eval mode. The test cell compares it with the full fine-tune of exercise 4.
+
+# %% solution id=ex7_answer exercise=frozen_finetune
+def finetune_head(model, x, y, steps=100, lr=0.01, seed=0):
+    """A copy of model with frozen features (weights and BN statistics) and a head trained on (x, y)."""
+    ### BEGIN SOLUTION
+    torch.manual_seed(seed)
+    m = copy.deepcopy(model)
+    for p in m.features.parameters():
+        p.requires_grad_(False)
+    m.train()
+    m.features.eval()  # batch norm keeps its source running statistics
+    opt = torch.optim.Adam(m.head.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(m(x), y).backward()
+        opt.step()
+    return m.eval()
+    ### END SOLUTION
+
+# %% tests id=ex7_tests points=3
+def test_backbone_frozen_head_trained():
+    """features (weights and BN statistics) unchanged, head changed, input model untouched. Hint: model.features.eval()"""
+    original = copy.deepcopy(pretrained.state_dict())
+    tuned = finetune_head(pretrained, x_few, y_few, steps=30)
+    assert tuned is not pretrained and not tuned.training
+    assert all(torch.equal(v, pretrained.features.state_dict()[k]) for k, v in tuned.features.state_dict().items())
+    assert not torch.equal(tuned.head.weight, pretrained.head.weight)
+    assert all(torch.equal(v, original[k]) for k, v in pretrained.state_dict().items())
+
+
+def test_head_only_vs_full_finetune():
+    """a frozen backbone adapts less than a full fine-tune when low-level intensities shift. Hint: train mode for the head only"""
+    tuned = finetune_head(pretrained, x_few, y_few)
+    head_acc = accuracy(tuned, x_tgt, y_tgt)
+    print(f"scanner B accuracy: unadapted {accuracy(pretrained, x_tgt, y_tgt):.2f}, head only {head_acc:.2f}")
+    assert head_acc >= accuracy(pretrained, x_tgt, y_tgt)
+
+
+mk.check("frozen_finetune", test_backbone_frozen_head_trained, test_head_only_vs_full_finetune, budget=20)
+### BEGIN HIDDEN TESTS
+def _head_steps_and_seed():
+    calls = []
+    probe = copy.deepcopy(pretrained)
+    probe.head.register_forward_hook(lambda *a: calls.append(1))
+    a = finetune_head(probe, x_few, y_few, steps=5, seed=1)
+    b = finetune_head(pretrained, x_few, y_few, steps=5, seed=1)
+    assert len(calls) == 5 and torch.allclose(a.head.weight, b.head.weight)
+    zero = finetune_head(pretrained, x_few, y_few, steps=0)
+    assert torch.equal(zero.head.weight, pretrained.head.weight)
+
+
+mk.check("frozen_finetune", _head_steps_and_seed, budget=20, hidden=True)
+### END HIDDEN TESTS

@@ -1,4 +1,5 @@
-# Assignment 09 - Explaining image models: the pointing game, deletion curves and the randomisation check.
+# Assignment 09 - Explaining image models: the pointing game, deletion curves and the randomisation check,
+# saliency maps with mk.explain, occlusion in a box for a 3D classifier.
 # Authoring source of assignments/source/09_explaining_image_models/09_explaining_image_models.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -8,7 +9,8 @@
 # Lesson 09 scored saliency maps with `medimg_kernel.explain.checks`. Here you implement the three core
 # checks yourself, in numpy, on small synthetic lesion images whose true masks are known:
 #
-# * Use `numpy` (and `scipy.stats.rankdata` if you like); not `medimg_kernel.explain`.
+# * Exercises 1–3: use `numpy` (and `scipy.stats.rankdata` if you like); not `medimg_kernel.explain`.
+#   Exercises 5–6 are the other way round: they ask you to use `mk.explain` on trained models.
 # * Run each test cell to check your work; hidden tests use other data and edge cases.
 #
 # | Exercise | Points |
@@ -17,6 +19,8 @@
 # | 2. A deletion curve and its AUC | 4 |
 # | 3. Spearman rank correlation for the randomisation check | 3 |
 # | 4. Written answer: Grad-CAM and its layer | 2 |
+# | 5. Saliency maps with `mk.explain` | 3 |
+# | 6. Occlusion in a box for a 3D classifier | 3 |
 
 # %% readonly id=setup
 import numpy as np
@@ -276,6 +280,138 @@ mk.check("randomization", _sp_reference_ties, _sp_constant, _sp_threshold_and_ab
 # %% [markdown] rubric id=q4_rubric for=q4_answer
 # - 1: Grad-CAM weights one layer's feature maps by the (averaged) gradients of the target score and upsamples them, so the map has that layer's resolution and content
 # - 1: the trade-off: the last layer is class-specific but coarse; an earlier layer is finer but less class-specific (noisier), so the layer must be stated and checked
+
+# %% [markdown] readonly id=ex5_text
+# ## Exercise 5 — Saliency maps with `mk.explain` (3 points)
+#
+# Exercises 1–3 scored given maps. Now make them, from a trained classifier: `cnn2d` (from the helper file
+# `lesion_models.py`, trained on images like yours) outputs the logits (no lesion, lesion). Here you **use**
+# `mk.explain(model, images, method=..., target=...)`.
+#
+# Implement `saliency_maps(model, images, methods)`: for every method name in `methods`, the saliency map
+# of the **lesion** class (class 1, whatever the model predicts) for every image, as a numpy array of shape
+# `(N, H, W)`; return a dict `{method: maps}`. The test cell scores each method with the pointing game and
+# shows one map per method.
+
+# %% readonly id=ex5_setup
+import torch  # noqa: E402
+from lesion_models import lesion_data, load_model  # noqa: E402  (helper file shipped with this assignment)
+
+cnn2d, cnn3d = load_model(2), load_model(3)
+_exp = lesion_data(2, 10, seed=mk.variant_seed("09_explaining_image_models", salt="explain") % 100_000,
+                   prevalence=1.0)
+exp_images, exp_masks = _exp["images"][:, 0], _exp["masks"][:, 0].astype(bool)
+METHODS = ["gradient", "smoothgrad", "integrated_gradients", "gradcam", "occlusion"]
+
+
+def hit_rate(maps, masks):
+    """The pointing game's accuracy, from the package (exercise 1 asked you to write it yourself)."""
+    from medimg_kernel.explain.checks import pointing_game as package_pointing_game
+
+    return package_pointing_game(maps, masks).accuracy
+
+
+print("images", exp_images.shape, "| P(lesion):",
+      torch.softmax(cnn2d(torch.from_numpy(exp_images[:, None])), 1)[:, 1].detach().numpy().round(2))
+
+# %% solution id=ex5_answer exercise=explain_methods
+def saliency_maps(model, images, methods):
+    """{method: (N, H, W) saliency maps of class 1} computed with mk.explain."""
+    ### BEGIN SOLUTION
+    x = np.asarray(images, dtype=np.float32)[:, None]  # (N, 1, H, W): one channel
+    return {m: np.asarray(mk.explain(model, x, method=m, target=1)) for m in methods}
+    ### END SOLUTION
+
+# %% tests id=ex5_tests points=3
+def test_every_method_points_at_the_lesions():
+    """one (N, H, W) map per method; gradient and occlusion peak in the lesion. Hint: mk.explain(model, x, method=m, target=1)"""
+    import matplotlib.pyplot as plt
+
+    maps = saliency_maps(cnn2d, exp_images, METHODS)
+    assert sorted(maps) == sorted(METHODS)
+    for m in METHODS:
+        assert np.asarray(maps[m]).shape == exp_images.shape, m
+    rates = {m: hit_rate(maps[m], exp_masks) for m in METHODS}
+    print("pointing-game hits:", rates, "| chance about", round(float(exp_masks.mean()), 3))
+    assert rates["gradient"] >= 0.8 and rates["occlusion"] >= 0.8
+    fig, axes = plt.subplots(1, len(METHODS) + 1, figsize=(2.2 * (len(METHODS) + 1), 2.4))
+    axes[0].imshow(exp_images[0], cmap="gray")
+    axes[0].contour(exp_masks[0], colors="r", linewidths=0.8)
+    for ax, m in zip(axes[1:], METHODS):
+        ax.imshow(maps[m][0], cmap="magma")
+        ax.set_title(m[:12], fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    plt.show()
+
+
+mk.check("explain_methods", test_every_method_points_at_the_lesions, budget=60)
+### BEGIN HIDDEN TESTS
+def _explain_class_one_even_when_predicted_zero():
+    clean = lesion_data(2, 4, seed=77, prevalence=0.0)["images"][:, 0]
+    ours = saliency_maps(cnn2d, clean, ["gradient", "integrated_gradients", "gradcam"])
+    for m in ours:
+        ref = mk.explain(cnn2d, clean[:, None], method=m, target=1)
+        assert np.allclose(ours[m], ref, atol=1e-5), m
+
+
+def _explain_one_method_subset():
+    one = saliency_maps(cnn2d, exp_images[:3], ["occlusion"])
+    assert list(one) == ["occlusion"] and np.asarray(one["occlusion"]).shape == (3,) + exp_images.shape[1:]
+
+
+mk.check("explain_methods", _explain_class_one_even_when_predicted_zero, _explain_one_method_subset, budget=60,
+         hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex6_text
+# ## Exercise 6 — Occlusion in a box for a 3D classifier (3 points)
+#
+# Occlusion slides a patch over the image and records how much the lesion logit drops. In 3D that costs a
+# forward pass per patch position, so you restrict it to a **box** around the region of interest.
+# `cnn3d` classifies `(1, 16, 16, 16)` volumes. Implement `occlusion_in_box(model, volume, box, mask_size=4)`:
+# `volume` has shape `(16, 16, 16)` and `box = (z0, z1, y0, y1, x0, x1)` in voxels (end exclusive); return
+# `mk.explain`'s occlusion map of class 1 for that box (option `b_box=`, see `help(mk.explain)`), shape
+# `(16, 16, 16)`. Nothing outside the box is computed, so the map is 0 there.
+
+# %% readonly id=ex6_setup
+_vol = lesion_data(3, 1, seed=mk.variant_seed("09_explaining_image_models", salt="3d") % 100_000, prevalence=1.0)
+volume3d, mask3d = _vol["images"][0, 0], _vol["masks"][0, 0].astype(bool)
+_c = np.array(np.nonzero(mask3d)).mean(1).round().astype(int)
+box3d = tuple(int(v) for a in _c for v in (max(a - 4, 0), min(a + 4, 16)))
+print("volume", volume3d.shape, "| lesion voxels", int(mask3d.sum()), "| box", box3d)
+
+# %% solution id=ex6_answer exercise=occlusion_3d
+def occlusion_in_box(model, volume, box, mask_size=4):
+    """Occlusion map (D, H, W) of class 1 computed only inside box = (z0, z1, y0, y1, x0, x1)."""
+    ### BEGIN SOLUTION
+    x = np.asarray(volume, dtype=np.float32)[None]  # (1, D, H, W): one channel
+    return np.asarray(mk.explain(model, x, method="occlusion", target=1, b_box=list(box), mask_size=mask_size))
+    ### END SOLUTION
+
+# %% tests id=ex6_tests points=3
+def test_box_map_zero_outside_and_peaks_in_the_lesion():
+    """zero outside the box, largest inside the lesion. Hint: mk.explain(..., method="occlusion", b_box=list(box))"""
+    om = occlusion_in_box(cnn3d, volume3d, box3d)
+    assert np.asarray(om).shape == volume3d.shape
+    z0, z1, y0, y1, x0, x1 = box3d
+    inside = np.zeros(volume3d.shape, bool)
+    inside[z0:z1, y0:y1, x0:x1] = True
+    assert np.allclose(np.asarray(om)[~inside], 0.0) and np.asarray(om)[inside].max() > 0
+    assert mask3d[np.unravel_index(np.argmax(om), om.shape)]
+
+
+mk.check("occlusion_3d", test_box_map_zero_outside_and_peaks_in_the_lesion, budget=60)
+### BEGIN HIDDEN TESTS
+def _occ_other_box_and_size():
+    box = (0, 8, 8, 16, 2, 10)
+    om = np.asarray(occlusion_in_box(cnn3d, volume3d, box, mask_size=2))
+    ref = mk.explain(cnn3d, volume3d[None], method="occlusion", target=1, b_box=list(box), mask_size=2)
+    assert om.shape == volume3d.shape and np.allclose(om, ref, atol=1e-5)
+
+
+mk.check("occlusion_3d", _occ_other_box_and_size, budget=60, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown] readonly id=selfcheck
 # ## Self-check
