@@ -1,4 +1,5 @@
-# Assignment 07 - Multimodal image fusion: channel stacking with a geometry check, resampling, feature fusion.
+# Assignment 07 - Multimodal image fusion: channel stacking with a geometry check, resampling, feature fusion,
+# a PET overlay on MRI in the viewer.
 # Authoring source of assignments/source/07_multimodal_fusion/07_multimodal_fusion.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -20,6 +21,7 @@
 # | 2. Resample a PET onto the MRI grid | 3 |
 # | 3. Feature fusion module | 3 |
 # | 4. Written answer | 2 |
+# | 5. PET over MRI in the viewer | 3 |
 
 # %% readonly id=setup
 import numpy as np
@@ -308,3 +310,58 @@ mk.check("feature_fusion", _ff_gradients_reach_all_encoders, _ff_tabular_streams
 # %% [markdown] rubric id=q4_rubric for=q4_answer
 # - 1: a zero T1c channel is an input never seen in training: accuracy drops (most for the enhancing rim) without warning
 # - 1: names two working strategies, e.g. modality dropout in training, late fusion over the sequences present, or a dedicated non-contrast model
+
+# %% [markdown] readonly id=ex5_text
+# ## Exercise 5 — PET over MRI in the viewer (3 points)
+#
+# A reader checks a fusion by looking at it: the PET in colour over the T1, hot only where the uptake is
+# high. Implement `pet_on_mri(patient, fraction=0.5)` that returns an `mk.view(...)` of the patient's T1
+# with the **low-resolution** PET (`pet_lowres`, on its own grid `pet_lowres_affine`) as its `overlay`,
+# drawn only where the PET is at least `fraction` × its maximum (`overlay_threshold=`).
+#
+# The two images are on different grids: give the viewer both geometries (for example as
+# `nibabel.Nifti1Image(array, affine)`) and it resamples the PET onto the T1 grid for you. A bare PET array
+# is refused, because nothing says where its voxels are. The test cell shows your view.
+
+# %% solution id=ex5_answer exercise=pet_overlay
+def pet_on_mri(patient, fraction=0.5):
+    """mk.view of the T1 with the low-resolution PET overlaid (resampled by the viewer) above a threshold."""
+    ### BEGIN SOLUTION
+    import nibabel as nib
+
+    t1 = nib.Nifti1Image(np.asarray(patient["t1"], np.float32), patient["affine"])
+    pet = nib.Nifti1Image(np.asarray(patient["pet_lowres"], np.float32), patient["pet_lowres_affine"])
+    return mk.view(t1, overlay=pet, overlay_threshold=fraction * float(np.max(patient["pet_lowres"])))
+    ### END SOLUTION
+
+# %% tests id=ex5_tests points=3
+def test_pet_resampled_onto_the_t1_and_thresholded():
+    """the overlay lies on the T1 grid, thresholded, hot in the tumour. Hint: nibabel.Nifti1Image(pet_lowres, pet_lowres_affine)"""
+    from IPython.display import display
+
+    v = pet_on_mri(patient, 0.5)
+    heat = v.scene.heat
+    assert heat is not None and heat.data.shape == patient["t1"].shape
+    assert np.allclose(v.scene.affine, patient["affine"])
+    assert np.isclose(heat.threshold, 0.5 * patient["pet_lowres"].max(), rtol=1e-3)
+    tumour = patient["seg"] > 0
+    hot = np.asarray(heat.data, float)
+    assert hot[tumour].mean() > 2 * hot[~tumour].mean()  # the uptake is where the tumour is
+    display(v)
+
+
+mk.check("pet_overlay", test_pet_resampled_onto_the_t1_and_thresholded, budget=60)
+### BEGIN HIDDEN TESTS
+def _pet_other_fraction_and_patient():
+    other = make_patient(seed=4242, size=16)
+    v = pet_on_mri(other, 0.8)
+    assert v.scene.heat.data.shape == other["t1"].shape
+    assert np.isclose(v.scene.heat.threshold, 0.8 * other["pet_lowres"].max(), rtol=1e-3)
+    hot, tumour = np.asarray(v.scene.heat.data, float), other["seg"] > 0
+    assert hot[tumour].mean() > 2 * hot[~tumour].mean()
+    base = v.scene.image.data
+    assert np.corrcoef(np.asarray(base, float).ravel(), other["t1"].ravel())[0, 1] > 0.99
+
+
+mk.check("pet_overlay", _pet_other_fraction_and_patient, budget=60, hidden=True)
+### END HIDDEN TESTS
