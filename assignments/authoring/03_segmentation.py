@@ -370,7 +370,8 @@ from skimage.filters import threshold_otsu  # noqa: E402
 
 torch.set_num_threads(1)  # the same numbers on any grading machine
 _les_seed = mk.variant_seed("03_segmentation", salt="lesions") % 100_000
-_les = mk.synthetic.lesions3d(16, seed=_les_seed, size=24, prevalence=1.0, contrast=0.6, radius=(0.15, 0.25))
+LESION_OPTIONS = {"size": 24, "prevalence": 1.0, "contrast": 0.6, "radius": (0.15, 0.25)}
+_les = mk.synthetic.lesions3d(16, seed=_les_seed, **LESION_OPTIONS)
 lesion_vols, lesion_masks = _les["images"], _les["masks"]
 
 
@@ -443,7 +444,7 @@ def test_unet_ready():
 mk.check("train_unet", test_unet_ready, budget=5)
 ### BEGIN HIDDEN TESTS
 _held_les = mk.synthetic.lesions3d(12, seed=mk.variant_seed("03_segmentation", salt="held-out") % 100_000,
-                                   size=24, prevalence=1.0, contrast=0.6, radius=(0.15, 0.25))
+                                   **LESION_OPTIONS)
 
 
 def _unet_band_050():

@@ -1,5 +1,5 @@
 # Assignment 07 - Multimodal image fusion: channel stacking with a geometry check, resampling, feature fusion,
-# a PET overlay on MRI in the viewer.
+# a PET overlay on MRI in the viewer, single-sequence vs early-fusion networks trained and compared per region.
 # Authoring source of assignments/source/07_multimodal_fusion/07_multimodal_fusion.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -22,6 +22,7 @@
 # | 3. Feature fusion module | 3 |
 # | 4. Written answer | 2 |
 # | 5. PET over MRI in the viewer | 3 |
+# | 6. Train single-sequence and early-fusion networks | 4 |
 
 # %% readonly id=setup
 import numpy as np
@@ -364,4 +365,118 @@ def _pet_other_fraction_and_patient():
 
 
 mk.check("pet_overlay", _pet_other_fraction_and_patient, budget=60, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex6_text
+# ## Exercise 6 — Train single-sequence and early-fusion networks, compare Dice per region (4 points)
+#
+# `cohort_x` holds 16 small patients `(16, 4, 16, 16, 16)` with the channels `SEQUENCES` (T1, T1c, T2,
+# FLAIR) and `cohort_seg` their labels `(16, 1, 16, 16, 16)`: 1 core, 2 oedema, 3 enhancing rim.
+#
+# 1. `train_segmenter(images, seg, seed=0)` builds a 3D `"tinyunet"` with `mk.build_model` (as many input
+#    channels as `images` has, **four** output classes) and trains it with `mk.Trainer(...,
+#    task="segmentation", seed=seed)`: about 40 epochs, `lr=1e-2`, `batch_size=4`, `precision="fp32"`, and a
+#    builder *function* as in exercise 5 of assignment 02. Return the trained `mk.Trainer`.
+# 2. `dice_per_region(pred, seg)` takes two integer label maps of the same shape and returns
+#    `{"core": ..., "oedema": ..., "enhancing": ...}`, the Dice of labels 1, 2 and 3 over all voxels together
+#    (NaN for a label that is in neither map).
+#
+# The tests train on the first 12 patients twice, once on FLAIR alone and once on all four sequences
+# (early fusion), and compare them on the last 4. The grader then scores the fused network on **new patients**:
+# an oedema Dice of at least 0.4 earns 2 points. (The enhancing rim shows only in T1c, by construction of these
+# synthetic patients, which is why FLAIR alone cannot find it.)
+
+# %% readonly id=ex6_setup
+from medimg_kernel.data.synthetic import generate  # noqa: E402
+
+torch.set_num_threads(1)  # the same numbers on any grading machine
+SEQUENCES = ["t1", "t1c", "t2", "flair"]
+_coh = generate("multimodal_cohort", 16, seed=mk.variant_seed("07_multimodal_fusion", salt="cohort") % 100_000, size=16)
+cohort_x = np.stack([np.asarray(_coh[m]) for m in SEQUENCES], axis=1).astype(np.float32)
+cohort_seg = np.asarray(_coh["seg"])[:, None].astype(np.int64)
+print("cohort", cohort_x.shape, "| voxels per label:", np.bincount(cohort_seg.ravel(), minlength=4).tolist())
+
+# %% solution id=ex6_answer exercise=train_fusion
+def train_segmenter(images, seg, seed=0):
+    """Train a four-class 3D tiny U-Net on (images, seg) with mk.Trainer; return the trainer."""
+    ### BEGIN SOLUTION
+    channels = int(np.shape(images)[1])
+
+    def net():  # the Trainer seeds, then builds: the same initial weights on every run
+        return mk.build_model("tinyunet", spatial_dims=3, in_channels=channels, out_channels=4)
+
+    trainer = mk.Trainer(net, task="segmentation", lr=1e-2, max_epochs=40, batch_size=4, seed=seed,
+                         precision="fp32", progress=False)
+    trainer.fit((images, seg))
+    return trainer
+    ### END SOLUTION
+
+
+def dice_per_region(pred, seg):
+    """Dice of core (1), oedema (2) and enhancing rim (3) between two label maps."""
+    ### BEGIN SOLUTION
+    pred, seg = np.asarray(pred), np.asarray(seg)
+    out = {}
+    for name, k in (("core", 1), ("oedema", 2), ("enhancing", 3)):
+        p, t = pred == k, seg == k
+        denom = p.sum() + t.sum()
+        out[name] = float(2 * (p & t).sum() / denom) if denom else float("nan")
+    return out
+    ### END SOLUTION
+
+# %% tests id=ex6_tests points=2
+fused_trainer = None
+
+
+def test_dice_per_region_by_hand():
+    """Dice per label, NaN when a label is in neither map. Hint: 2 |P & T| / (|P| + |T|) for each label"""
+    pred = np.array([[0, 2, 2, 3], [0, 0, 3, 3]])
+    seg = np.array([[0, 2, 0, 3], [0, 2, 3, 0]])
+    d = dice_per_region(pred, seg)
+    assert set(d) == {"core", "oedema", "enhancing"} and np.isnan(d["core"])
+    assert np.isclose(d["oedema"], 2 * 1 / (2 + 2)) and np.isclose(d["enhancing"], 2 * 2 / (3 + 2))
+
+
+def test_early_fusion_beats_flair_alone():
+    """all four sequences segment oedema and rim better than FLAIR alone. Hint: in_channels from images.shape[1]"""
+    global fused_trainer
+    tr_x, te_x, tr_y, te_y = cohort_x[:12], cohort_x[12:], cohort_seg[:12], cohort_seg[12:, 0]
+    flair = train_segmenter(tr_x[:, 3:4], tr_y, seed=0)
+    fused_trainer = train_segmenter(tr_x, tr_y, seed=0)
+    assert isinstance(flair, mk.Trainer) and isinstance(fused_trainer, mk.Trainer)
+    d_flair = dice_per_region(flair.predict(te_x[:, 3:4]).argmax(1).numpy(), te_y)
+    d_fused = dice_per_region(fused_trainer.predict(te_x).argmax(1).numpy(), te_y)
+    print("FLAIR only  :", {k: round(v, 3) for k, v in d_flair.items()})
+    print("early fusion:", {k: round(v, 3) for k, v in d_fused.items()})
+    assert d_fused["oedema"] + d_fused["enhancing"] > d_flair["oedema"] + d_flair["enhancing"]
+
+
+mk.check("train_fusion", test_dice_per_region_by_hand, test_early_fusion_beats_flair_alone, budget=180)
+### BEGIN HIDDEN TESTS
+def _region_dice_other_labels():
+    d = dice_per_region(np.ones((3, 3), int), np.ones((3, 3), int))
+    assert d["core"] == 1.0 and np.isnan(d["oedema"]) and np.isnan(d["enhancing"])
+
+
+mk.check("train_fusion", _region_dice_other_labels, budget=10, hidden=True)
+### END HIDDEN TESTS
+
+# %% tests id=ex6_band points=2
+def test_fused_model_ready():
+    """the fused network trained by the tests above exists. Hint: make Exercise 6's tests pass first"""
+    assert fused_trainer is not None
+
+
+mk.check("train_fusion", test_fused_model_ready, budget=5)
+### BEGIN HIDDEN TESTS
+_new = generate("multimodal_cohort", 8, seed=mk.variant_seed("07_multimodal_fusion", salt="held-out") % 100_000, size=16)
+_new_x = np.stack([np.asarray(_new[m]) for m in SEQUENCES], axis=1).astype(np.float32)
+
+
+def _fused_oedema_on_new_patients():
+    d = dice_per_region(fused_trainer.predict(_new_x).argmax(1).numpy(), np.asarray(_new["seg"]))
+    assert d["oedema"] >= 0.4
+
+
+mk.check("train_fusion", _fused_oedema_on_new_patients, budget=30, hidden=True)
 ### END HIDDEN TESTS

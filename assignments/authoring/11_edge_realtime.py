@@ -1,4 +1,5 @@
-# Assignment 11 - Edge deployment: parity check, int8 within an accuracy budget, p95 latency, a frame-dropping scheduler.
+# Assignment 11 - Edge deployment: parity check, int8 within an accuracy budget, p95 latency, a frame-dropping scheduler,
+# C-STORE to a DICOM node.
 # Authoring source of assignments/source/11_edge_realtime/11_edge_realtime.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -6,12 +7,13 @@
 # # Assignment 11 — Taking a model to the bedside
 #
 # Lesson 11 exported a U-Net to ONNX, quantised it to int8, timed it and streamed a cine through it. Here
-# you write the four checks that make such a deployment trustworthy:
+# you write the four checks that make such a deployment trustworthy, and the DICOM link that delivers its images:
 #
 # * a **parity check** between eager torch and ONNX Runtime;
 # * a **calibration set** and int8 quantisation that stays **within an accuracy budget**;
 # * a **p95 latency** measured correctly (warm-up excluded, back ends interleaved);
-# * a **frame-dropping scheduler** that keeps a latency budget when the model is too slow.
+# * a **frame-dropping scheduler** that keeps a latency budget when the model is too slow;
+# * a **C-STORE** client that sends images to a DICOM node (with `pynetdicom`).
 #
 # The model is a tiny trained segmentation net shipped with the assignment (`edge_data.py`,
 # `tiny_seg.pt`, `tiny_seg.onnx`). Use `numpy`, `torch` and `onnxruntime` in your answers (not
@@ -24,6 +26,7 @@
 # | 3. p95 latency, interleaved | 3 |
 # | 4. Frame-dropping scheduler | 4 |
 # | 5. Written answer | 2 |
+# | 6. Send images to a DICOM node | 3 |
 
 # %% readonly id=setup
 import tempfile
@@ -435,3 +438,110 @@ mk.check("scheduler", _s_order_and_counts, _s_tight_budget_drops_late, _s_matche
 # %% [markdown] rubric id=q5_rubric for=q5_answer
 # - 1: names the missing fast int8 arithmetic (no VNNI/AMX; overhead of quantise/dequantise) and hardware where it pays (AMX/VNNI CPUs, TensorRT GPUs, NPUs)
 # - 1: says the int8 model must be re-validated (held-out/clinical data, target hardware) as the deployed artefact before use
+
+# %% [markdown] readonly id=ex6_text
+# ## Exercise 6 — Send images to a DICOM node (3 points)
+#
+# In a hospital, images reach a model by DICOM networking: a scanner or PACS *associates* with the model's
+# node (an application entity, AE) and sends each object with **C-STORE**; the node answers every object with
+# a status (0x0000 = success). Implement `c_store(datasets, port, host="127.0.0.1", ae_title="STUDENT")` with
+# `pynetdicom`: create an `AE`, request a presentation context for the SOP class of every dataset, associate
+# with the node at `(host, port)`, send every dataset with `send_c_store`, release the association, and return
+# the list of status codes (integers, one per dataset, in order). If the association is not established,
+# raise a `ConnectionError`. Never assume success: the node below refuses objects without pixel data.
+
+# %% readonly id=ex6_setup
+import socket  # noqa: E402
+
+from pydicom import dcmread  # noqa: E402
+from pydicom.data import get_testdata_file  # noqa: E402
+from pynetdicom import AE, evt  # noqa: E402
+from pynetdicom.sop_class import CTImageStorage, MRImageStorage  # noqa: E402
+
+
+class TinyNode:
+    """A C-STORE node on 127.0.0.1 that keeps what it receives and refuses objects without pixel data."""
+
+    def __init__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.received = []
+        ae = AE(ae_title="NODE")
+        for sop in (CTImageStorage, MRImageStorage):
+            ae.add_supported_context(sop)
+        self.server = ae.start_server(("127.0.0.1", self.port), block=False,
+                                      evt_handlers=[(evt.EVT_C_STORE, self._on_store)])
+
+    def _on_store(self, event):
+        ds = event.dataset
+        if "PixelData" not in ds:
+            return 0xA900  # "dataset does not match SOP class": no image to store
+        self.received.append(str(ds.SOPInstanceUID))
+        return 0x0000
+
+    def stop(self):
+        self.server.shutdown()
+
+
+ct, mr = dcmread(get_testdata_file("CT_small.dcm")), dcmread(get_testdata_file("MR_small.dcm"))
+print("CT", ct.Modality, ct.SOPInstanceUID, "| MR", mr.Modality, mr.SOPInstanceUID)
+
+# %% solution id=ex6_answer exercise=dicom_store
+def c_store(datasets, port, host="127.0.0.1", ae_title="STUDENT"):
+    """C-STORE every dataset to the node at (host, port); return the status code of each."""
+    ### BEGIN SOLUTION
+    ae = AE(ae_title=ae_title)
+    for sop in {str(ds.SOPClassUID) for ds in datasets}:
+        ae.add_requested_context(sop)
+    assoc = ae.associate(host, port)
+    if not assoc.is_established:
+        raise ConnectionError(f"no association with {host}:{port}")
+    try:
+        return [int(assoc.send_c_store(ds).Status) for ds in datasets]
+    finally:
+        assoc.release()
+    ### END SOLUTION
+
+# %% tests id=ex6_tests points=3
+def test_node_receives_ct_and_mr():
+    """both objects stored, status 0x0000 each. Hint: AE.add_requested_context(ds.SOPClassUID), associate, send_c_store"""
+    node = TinyNode()
+    try:
+        statuses = c_store([ct, mr], node.port)
+    finally:
+        node.stop()
+    assert list(statuses) == [0, 0]
+    assert node.received == [str(ct.SOPInstanceUID), str(mr.SOPInstanceUID)]
+
+
+def test_no_node_raises():
+    """nothing listening: a ConnectionError. Hint: check assoc.is_established"""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    try:
+        c_store([ct], free)
+    except ConnectionError:
+        return
+    raise AssertionError("no ConnectionError without a node")
+
+
+mk.check("dicom_store", test_node_receives_ct_and_mr, test_no_node_raises, budget=60)
+### BEGIN HIDDEN TESTS
+def _store_reports_the_refusal():
+    import copy as _copy
+
+    empty = _copy.deepcopy(ct)
+    del empty.PixelData
+    empty.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    node = TinyNode()
+    try:
+        statuses = c_store([mr, empty, ct], node.port, ae_title="GRADER")
+    finally:
+        node.stop()
+    assert list(statuses) == [0, 0xA900, 0] and len(node.received) == 2
+
+
+mk.check("dicom_store", _store_reports_the_refusal, budget=60, hidden=True)
+### END HIDDEN TESTS
