@@ -1,5 +1,5 @@
 # Assignment 12 - Large-scale analytics on Dask: a mappable audit check, duplicates and flips, per-site groupby,
-# a chunked Zarr array read lazily.
+# a chunked Zarr array read lazily, the same code on any Dask cluster.
 # Authoring source of assignments/source/12_large_scale_cloud/12_large_scale_cloud.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -22,6 +22,7 @@
 # | 3. Per-site feature summary with a Dask dataframe | 3 |
 # | 4. Written answer: a measured speedup curve | 2 |
 # | 5. Chunked Zarr and lazy reads | 3 |
+# | 6. The same code on any cluster | 3 |
 
 # %% readonly id=setup
 import dask.bag as db
@@ -375,4 +376,91 @@ def _zarr_keeps_dtype():
 
 
 mk.check("zarr_lazy", _zarr_other_depth_and_slab, _zarr_keeps_dtype, budget=30, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex6_text
+# ## Exercise 6 — The same code on any cluster (3 points)
+#
+# Lesson 12 ran its feature tasks on a `LocalCluster`; on a hospital's cluster only the address changes. Code
+# that takes a `dask.distributed.Client` and nothing else runs unchanged on both. Implement
+# `run_on(client, fn, items)`: submit `fn(item)` for every item to the client's cluster with
+# `client.map(..., pure=False)` (every item is its own task, even when two items are equal), gather the
+# results, and return them as a list **in the order of `items`**. An error in any task must reach the caller.
+#
+# The tests start small in-process clusters (`processes=False`: no network needed) with different numbers of
+# workers.
+
+# %% readonly id=ex6_setup
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from dask.distributed import Client, LocalCluster  # noqa: E402
+
+
+def small_client(workers=2):
+    """A Client for an in-process cluster of `workers` single-threaded workers (dashboard on a free port)."""
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=":0")
+    return Client(cluster)
+
+
+def where_am_i(x):
+    """x squared, and the name of the thread that computed it."""
+    time.sleep(0.01 * (x % 3))
+    return x * x, threading.current_thread().name
+
+# %% solution id=ex6_answer exercise=cluster_map
+def run_on(client, fn, items):
+    """fn(item) for every item, computed on the client's cluster; results in the order of items."""
+    ### BEGIN SOLUTION
+    futures = client.map(fn, list(items), pure=False)
+    return list(client.gather(futures))
+    ### END SOLUTION
+
+# %% tests id=ex6_tests points=3
+def test_results_in_order_from_the_workers():
+    """squares in input order, computed by the cluster's workers. Hint: client.map(fn, items, pure=False), client.gather"""
+    with small_client(2) as client:
+        out = run_on(client, where_am_i, range(10))
+        client.cluster.close()
+    assert [v for v, _ in out] == [x * x for x in range(10)]
+    assert all(name != threading.current_thread().name for _, name in out)  # not computed here
+
+
+def test_errors_reach_the_caller():
+    """a failing task raises in run_on. Hint: gather raises the task's exception"""
+    def boom(x):
+        if x == 3:
+            raise ValueError("bad item")
+        return x
+
+    with small_client(1) as client:
+        try:
+            run_on(client, boom, [1, 2, 3])
+        except ValueError:
+            return
+        finally:
+            client.cluster.close()
+    raise AssertionError("the task's error did not reach the caller")
+
+
+mk.check("cluster_map", test_results_in_order_from_the_workers, test_errors_reach_the_caller, budget=60)
+### BEGIN HIDDEN TESTS
+def _cluster_equal_items_are_separate_tasks():
+    import random
+
+    with small_client(1) as client:
+        out = run_on(client, lambda x: random.random(), [5, 5, 5])
+        client.cluster.close()
+    assert len(set(out)) == 3  # three tasks, not one result shared by equal inputs
+
+
+def _cluster_three_workers_and_a_generator():
+    with small_client(3) as client:
+        out = run_on(client, where_am_i, (x for x in range(7)))
+        client.cluster.close()
+    assert [v for v, _ in out] == [x * x for x in range(7)]
+
+
+mk.check("cluster_map", _cluster_equal_items_are_separate_tasks, _cluster_three_workers_and_a_generator, budget=60,
+         hidden=True)
 ### END HIDDEN TESTS
