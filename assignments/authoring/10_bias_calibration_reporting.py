@@ -1,5 +1,5 @@
 # Assignment 10 - Bias and calibration: ECE, subgroup TPR gaps, temperature scaling, a shortcut, permutation
-# importance and linear Shapley values.
+# importance, linear Shapley values and a measured model card.
 # Authoring source of assignments/source/10_bias_calibration_reporting/10_bias_calibration_reporting.ipynb
 # (regenerate with `medimg grade build`; format: assignments/README.md).
 
@@ -22,6 +22,7 @@
 # | 5. Written answer: a real gap or noise? | 2 |
 # | 6. Permutation importance of a tabular model | 3 |
 # | 7. Shapley values of a linear model | 2 |
+# | 8. A model card whose every number is measured | 2 |
 
 # %% readonly id=setup
 import numpy as np
@@ -488,6 +489,82 @@ def _shapley_other_background():
 
 
 mk.check("shapley", _shapley_by_coalitions, _shapley_other_background, budget=10, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown] readonly id=ex8_text
+# ## Exercise 8 — A model card whose every number is measured (2 points)
+#
+# A model card reports how a model performs, for whom, and how sure we are. Every number in it must come
+# from a measurement on stated data, never be typed in. Implement `model_card(probs, labels, groups,
+# n_boot=200, seed=0)` returning a dict with exactly these keys, computed with **your** functions above:
+#
+# * `"n"` (number of cases), `"prevalence"` (share of positive labels);
+# * `"auc"` (your `auc`) and `"auc_95ci"`, a `(low, high)` tuple: the 2.5th and 97.5th percentiles of the AUC
+#   over `n_boot` bootstrap resamples of the cases (draw indices with replacement from
+#   `np.random.default_rng(seed)`; skip a resample that holds one class only);
+# * `"ece"` (your `ece`, 10 bins);
+# * `"tpr_by_group"` and `"max_tpr_gap"` (your exercise 2 functions, threshold 0.5).
+
+# %% solution id=ex8_answer exercise=model_card
+def model_card(probs, labels, groups, n_boot=200, seed=0):
+    """Measured numbers for a model card: size, prevalence, AUC with a bootstrap interval, ECE, TPR per group."""
+    ### BEGIN SOLUTION
+    p, y = np.asarray(probs, float), np.asarray(labels).astype(int)
+    rng_b = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        idx = rng_b.integers(0, len(y), len(y))
+        if 0 < y[idx].sum() < len(idx):
+            boots.append(auc(p[idx], y[idx]))
+    return {
+        "n": int(len(y)),
+        "prevalence": float(y.mean()),
+        "auc": auc(p, y),
+        "auc_95ci": (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))),
+        "ece": ece(p, y, n_bins=10),
+        "tpr_by_group": tpr_by_group(p, y, groups),
+        "max_tpr_gap": max_tpr_gap(p, y, groups),
+    }
+    ### END SOLUTION
+
+# %% tests id=ex8_tests points=2 requires=ece,tpr_gap,shortcut
+def test_card_numbers_are_measured():
+    """each entry equals its measurement; the AUC lies in its interval. Hint: call your own auc, ece, tpr_by_group"""
+    card = model_card(probs, labels, site, n_boot=100, seed=0)
+    assert set(card) == {"n", "prevalence", "auc", "auc_95ci", "ece", "tpr_by_group", "max_tpr_gap"}
+    assert card["n"] == len(labels) and np.isclose(card["prevalence"], labels.mean())
+    assert np.isclose(card["auc"], auc(probs, labels)) and np.isclose(card["ece"], ece(probs, labels))
+    assert card["tpr_by_group"] == tpr_by_group(probs, labels, site)
+    assert np.isclose(card["max_tpr_gap"], max_tpr_gap(probs, labels, site))
+    low, high = card["auc_95ci"]
+    assert low <= card["auc"] <= high and 0.005 < high - low < 0.3
+    for key, value in card.items():
+        print(f"{key:>14}: {value}")
+
+
+def test_interval_is_reproducible():
+    """the same seed gives the same interval, another seed another one. Hint: np.random.default_rng(seed)"""
+    a = model_card(probs, labels, site, n_boot=50, seed=1)["auc_95ci"]
+    b = model_card(probs, labels, site, n_boot=50, seed=1)["auc_95ci"]
+    c = model_card(probs, labels, site, n_boot=50, seed=2)["auc_95ci"]
+    assert a == b and a != c
+
+
+mk.check("model_card", test_card_numbers_are_measured, test_interval_is_reproducible, budget=60)
+### BEGIN HIDDEN TESTS
+def _card_small_cohort_wider_interval():
+    r = np.random.default_rng(12)
+    y_small = np.tile([0, 1], 20)
+    p_small = np.clip(0.3 + 0.4 * y_small + r.normal(0, 0.25, 40), 0, 1)
+    g_small = np.repeat(["x", "y"], 20)
+    small = model_card(p_small, y_small, g_small, n_boot=150, seed=0)
+    big = model_card(probs, labels, site, n_boot=150, seed=0)
+    assert small["n"] == 40 and small["prevalence"] == 0.5
+    assert np.diff(small["auc_95ci"])[0] > np.diff(big["auc_95ci"])[0]
+    assert set(small["tpr_by_group"]) == {"x", "y"}
+
+
+mk.check("model_card", _card_small_cohort_wider_interval, budget=60, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown] readonly id=selfcheck
