@@ -443,8 +443,8 @@ def test_unet_ready():
 
 mk.check("train_unet", test_unet_ready, budget=5)
 ### BEGIN HIDDEN TESTS
-_held_les = mk.synthetic.lesions3d(12, seed=mk.variant_seed("03_segmentation", salt="held-out") % 100_000,
-                                   **LESION_OPTIONS)
+_held_seed = mk.variant_seed("03_segmentation", salt="held-out") % 100_000
+_held_les = mk.synthetic.lesions3d(12, seed=_held_seed, **LESION_OPTIONS)
 
 
 def _unet_band_050():

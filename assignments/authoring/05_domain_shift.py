@@ -396,7 +396,7 @@ def _loss_running_stats_untouched_and_no_graph():
     eval_loss(model, x_tgt, y_tgt)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
-    assert model.training
+    assert model.training is True
 
 
 def _loss_eval_model_stays_eval():

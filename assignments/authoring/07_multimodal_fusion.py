@@ -358,8 +358,8 @@ def _pet_other_fraction_and_patient():
     v = pet_on_mri(other, 0.8)
     assert v.scene.heat.data.shape == other["t1"].shape
     assert np.isclose(v.scene.heat.threshold, 0.8 * other["pet_lowres"].max(), rtol=1e-3)
-    hot, tumour = np.asarray(v.scene.heat.data, float), other["seg"] > 0
-    assert hot[tumour].mean() > 2 * hot[~tumour].mean()
+    heat_other, in_tumour = np.asarray(v.scene.heat.data, float), other["seg"] > 0
+    assert heat_other[in_tumour].mean() > 2 * heat_other[~in_tumour].mean()
     base = v.scene.image.data
     assert np.corrcoef(np.asarray(base, float).ravel(), other["t1"].ravel())[0, 1] > 0.99
 
@@ -370,8 +370,8 @@ mk.check("pet_overlay", _pet_other_fraction_and_patient, budget=60, hidden=True)
 # %% [markdown] readonly id=ex6_text
 # ## Exercise 6 — Train single-sequence and early-fusion networks, compare Dice per region (4 points)
 #
-# `cohort_x` holds 16 small patients `(16, 4, 16, 16, 16)` with the channels `SEQUENCES` (T1, T1c, T2,
-# FLAIR) and `cohort_seg` their labels `(16, 1, 16, 16, 16)`: 1 core, 2 oedema, 3 enhancing rim.
+# `cohort_x` holds 24 small patients `(24, 4, 16, 16, 16)` with the channels `SEQUENCES` (T1, T1c, T2,
+# FLAIR) and `cohort_seg` their labels `(24, 1, 16, 16, 16)`: 1 core, 2 oedema, 3 enhancing rim.
 #
 # 1. `train_segmenter(images, seg, seed=0)` builds a 3D `"tinyunet"` with `mk.build_model` (as many input
 #    channels as `images` has, **four** output classes) and trains it with `mk.Trainer(...,
@@ -381,8 +381,8 @@ mk.check("pet_overlay", _pet_other_fraction_and_patient, budget=60, hidden=True)
 #    `{"core": ..., "oedema": ..., "enhancing": ...}`, the Dice of labels 1, 2 and 3 over all voxels together
 #    (NaN for a label that is in neither map).
 #
-# The tests train on the first 12 patients twice, once on FLAIR alone and once on all four sequences
-# (early fusion), and compare them on the last 4. The grader then scores the fused network on **new patients**:
+# The tests train on the first 16 patients twice, once on FLAIR alone and once on all four sequences
+# (early fusion), and compare them on the last 8. The grader then scores the fused network on **new patients**:
 # an oedema Dice of at least 0.4 earns 2 points. (The enhancing rim shows only in T1c, by construction of these
 # synthetic patients, which is why FLAIR alone cannot find it.)
 
@@ -391,7 +391,7 @@ from medimg_kernel.data.synthetic import generate  # noqa: E402
 
 torch.set_num_threads(1)  # the same numbers on any grading machine
 SEQUENCES = ["t1", "t1c", "t2", "flair"]
-_coh = generate("multimodal_cohort", 16, seed=mk.variant_seed("07_multimodal_fusion", salt="cohort") % 100_000, size=16)
+_coh = generate("multimodal_cohort", 24, seed=mk.variant_seed("07_multimodal_fusion", salt="cohort") % 100_000, size=16)
 cohort_x = np.stack([np.asarray(_coh[m]) for m in SEQUENCES], axis=1).astype(np.float32)
 cohort_seg = np.asarray(_coh["seg"])[:, None].astype(np.int64)
 print("cohort", cohort_x.shape, "| voxels per label:", np.bincount(cohort_seg.ravel(), minlength=4).tolist())
@@ -440,7 +440,7 @@ def test_dice_per_region_by_hand():
 def test_early_fusion_beats_flair_alone():
     """all four sequences segment oedema and rim better than FLAIR alone. Hint: in_channels from images.shape[1]"""
     global fused_trainer
-    tr_x, te_x, tr_y, te_y = cohort_x[:12], cohort_x[12:], cohort_seg[:12], cohort_seg[12:, 0]
+    tr_x, te_x, tr_y, te_y = cohort_x[:16], cohort_x[16:], cohort_seg[:16], cohort_seg[16:, 0]
     flair = train_segmenter(tr_x[:, 3:4], tr_y, seed=0)
     fused_trainer = train_segmenter(tr_x, tr_y, seed=0)
     assert isinstance(flair, mk.Trainer) and isinstance(fused_trainer, mk.Trainer)

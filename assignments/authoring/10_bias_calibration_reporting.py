@@ -419,10 +419,7 @@ mk.check("permutation", test_importance_names_lesion_size, test_ignored_column_i
 ### BEGIN HIDDEN TESTS
 def _perm_close_to_sklearn():
     from sklearn.inspection import permutation_importance as sk_pi
-    from sklearn.metrics import make_scorer
-
-    ref = sk_pi(tab_model, tab_X, tab_y, scoring=make_scorer(roc_auc_score, response_method="predict_proba"),
-                n_repeats=20, random_state=0).importances_mean
+    ref = sk_pi(tab_model, tab_X, tab_y, scoring="roc_auc", n_repeats=20, random_state=0).importances_mean
     ours = permutation_importance(tab_predict, tab_X, tab_y, _auc_metric, n_repeats=20, seed=3)
     assert np.allclose(ours, ref, atol=0.02)
     assert int(np.argmax(ours)) == int(np.argmax(ref))
