@@ -24,6 +24,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Execute.timeout = 120
 c.Execute.startup_timeout = 120
 c.Execute.interrupt_on_timeout = True
+# after a cell's reply, wait this long for its last output (nbclient's default, 4 s, is too short on a loaded
+# grading machine: a notebook that missed it was not graded at all)
+c.Execute.iopub_timeout = 30
 # put deleted test cells back (otherwise the grade stays "needs manual grading")
 c.OverwriteCells.add_missing_cells = True
 # feedback must not show hidden tests (nbgrader's default feedback pipeline keeps them)

@@ -322,7 +322,8 @@ mk.check("feature_fusion", _ff_gradients_reach_all_encoders, _ff_tabular_streams
 #
 # The two images are on different grids: give the viewer both geometries (for example as
 # `nibabel.Nifti1Image(array, affine)`) and it resamples the PET onto the T1 grid for you. A bare PET array
-# is refused, because nothing says where its voxels are. The test cell shows your view.
+# is refused, because nothing says where its voxels are. Look at your view in a cell of your own
+# (`pet_on_mri(patient)` as its last line); the test cell checks it without drawing it.
 
 # %% solution id=ex5_answer exercise=pet_overlay
 def pet_on_mri(patient, fraction=0.5):
@@ -338,8 +339,6 @@ def pet_on_mri(patient, fraction=0.5):
 # %% tests id=ex5_tests points=3
 def test_pet_resampled_onto_the_t1_and_thresholded():
     """the overlay lies on the T1 grid, thresholded, hot in the tumour. Hint: nibabel.Nifti1Image(pet_lowres, pet_lowres_affine)"""
-    from IPython.display import display
-
     v = pet_on_mri(patient, 0.5)
     heat = v.scene.heat
     assert heat is not None and heat.data.shape == patient["t1"].shape
@@ -348,7 +347,6 @@ def test_pet_resampled_onto_the_t1_and_thresholded():
     tumour = patient["seg"] > 0
     hot = np.asarray(heat.data, float)
     assert hot[tumour].mean() > 2 * hot[~tumour].mean()  # the uptake is where the tumour is
-    display(v)
 
 
 mk.check("pet_overlay", test_pet_resampled_onto_the_t1_and_thresholded, budget=60)

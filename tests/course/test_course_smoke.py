@@ -40,8 +40,10 @@ def course_report(tmp_path_factory, artifacts_dir):
     report = artifacts_dir / "course_smoke_report.json"
     only = [str(p) for p in _selected()] if os.environ.get("MEDIMG_SMOKE_ONLY") else []
     res = subprocess.run(
-        [sys.executable, "-m", "medimg_kernel", "course", "run", "--tier", "smoke", "--report", str(report),
-         "--out-dir", str(out), *only],
+        # two notebooks at a time on CI's two cores: each notebook's seconds are then measured under load,
+        # so a notebook that stays within CEILING_FACTOR x its budget here does so alone too
+        [sys.executable, "-m", "medimg_kernel", "course", "run", "--tier", "smoke", "--jobs", "2", "--report",
+         str(report), "--out-dir", str(out), *only],
         capture_output=True, text=True, timeout=3600,
         # strict-device mode: a lesson that calls a Trainer-placed model directly (a GPU-only crash) fails here
         env=dict(os.environ, MEDIMG_STRICT_DEVICE="1"),
