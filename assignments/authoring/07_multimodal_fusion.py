@@ -316,33 +316,41 @@ mk.check("feature_fusion", _ff_gradients_reach_all_encoders, _ff_tabular_streams
 # ## Exercise 5 — PET over MRI in the viewer (3 points)
 #
 # A reader checks a fusion by looking at it: the PET in colour over the T1, hot only where the uptake is
-# high. Implement `pet_on_mri(patient, fraction=0.5)` that returns an `mk.view(...)` of the patient's T1
-# with the **low-resolution** PET (`pet_lowres`, on its own grid `pet_lowres_affine`) as its `overlay`,
-# drawn only where the PET is at least `fraction` × its maximum (`overlay_threshold=`).
+# high. `mk.view(image, overlay=..., overlay_threshold=...)` first prepares a **scene** (every layer resampled
+# onto the image's grid, windowed and thresholded) and then draws it. `prepare_scene` (imported below) takes
+# the same arguments and returns that scene without drawing it, which is what the grader can check.
 #
-# The two images are on different grids: give the viewer both geometries (for example as
-# `nibabel.Nifti1Image(array, affine)`) and it resamples the PET onto the T1 grid for you. A bare PET array
-# is refused, because nothing says where its voxels are. Look at your view in a cell of your own
-# (`pet_on_mri(patient)` as its last line); the test cell checks it without drawing it.
+# Implement `pet_scene(patient, fraction=0.5)` returning the scene of the patient's T1 with the
+# **low-resolution** PET (`pet_lowres`, on its own grid `pet_lowres_affine`) as its `overlay`, drawn only where
+# the PET is at least `fraction` × its maximum (`overlay_threshold=`).
+#
+# The two images are on different grids: give both geometries (for example as
+# `nibabel.Nifti1Image(array, affine)`) and the scene resamples the PET onto the T1 grid for you. A bare PET
+# array is refused, because nothing says where its voxels are. To look at it, call `mk.view` with the same
+# arguments in a cell of your own.
+
+# %% readonly id=ex5_setup
+from medimg_kernel.viz.scene import prepare_scene  # noqa: E402  (what mk.view draws)
+
 
 # %% solution id=ex5_answer exercise=pet_overlay
-def pet_on_mri(patient, fraction=0.5):
-    """mk.view of the T1 with the low-resolution PET overlaid (resampled by the viewer) above a threshold."""
+def pet_scene(patient, fraction=0.5):
+    """The viewer's scene of the T1 with the low-resolution PET overlaid (resampled) above a threshold."""
     ### BEGIN SOLUTION
     import nibabel as nib
 
     t1 = nib.Nifti1Image(np.asarray(patient["t1"], np.float32), patient["affine"])
     pet = nib.Nifti1Image(np.asarray(patient["pet_lowres"], np.float32), patient["pet_lowres_affine"])
-    return mk.view(t1, overlay=pet, overlay_threshold=fraction * float(np.max(patient["pet_lowres"])))
+    return prepare_scene(t1, overlay=pet, overlay_threshold=fraction * float(np.max(patient["pet_lowres"])))
     ### END SOLUTION
 
 # %% tests id=ex5_tests points=3
 def test_pet_resampled_onto_the_t1_and_thresholded():
     """the overlay lies on the T1 grid, thresholded, hot in the tumour. Hint: nibabel.Nifti1Image(pet_lowres, pet_lowres_affine)"""
-    v = pet_on_mri(patient, 0.5)
-    heat = v.scene.heat
+    scene = pet_scene(patient, 0.5)
+    heat = scene.heat
     assert heat is not None and heat.data.shape == patient["t1"].shape
-    assert np.allclose(v.scene.affine, patient["affine"])
+    assert np.allclose(scene.affine, patient["affine"])
     assert np.isclose(heat.threshold, 0.5 * patient["pet_lowres"].max(), rtol=1e-3)
     tumour = patient["seg"] > 0
     hot = np.asarray(heat.data, float)
@@ -353,13 +361,12 @@ mk.check("pet_overlay", test_pet_resampled_onto_the_t1_and_thresholded, budget=6
 ### BEGIN HIDDEN TESTS
 def _pet_other_fraction_and_patient():
     other = make_patient(seed=4242, size=16)
-    v = pet_on_mri(other, 0.8)
-    assert v.scene.heat.data.shape == other["t1"].shape
-    assert np.isclose(v.scene.heat.threshold, 0.8 * other["pet_lowres"].max(), rtol=1e-3)
-    heat_other, in_tumour = np.asarray(v.scene.heat.data, float), other["seg"] > 0
+    sc = pet_scene(other, 0.8)
+    assert sc.heat.data.shape == other["t1"].shape
+    assert np.isclose(sc.heat.threshold, 0.8 * other["pet_lowres"].max(), rtol=1e-3)
+    heat_other, in_tumour = np.asarray(sc.heat.data, float), other["seg"] > 0
     assert heat_other[in_tumour].mean() > 2 * heat_other[~in_tumour].mean()
-    base = v.scene.image.data
-    assert np.corrcoef(np.asarray(base, float).ravel(), other["t1"].ravel())[0, 1] > 0.99
+    assert np.corrcoef(np.asarray(sc.image.data, float).ravel(), other["t1"].ravel())[0, 1] > 0.99
 
 
 mk.check("pet_overlay", _pet_other_fraction_and_patient, budget=60, hidden=True)
