@@ -72,6 +72,7 @@ def client(address: str | None = None, *, n_workers: int | None = None, threads_
         hint = (" In a script, start the cluster under `if __name__ == '__main__':`." if processes else "")
         raise ClusterError(f"could not start a local Dask cluster of {n} workers: {err}.{hint}") from err
     c = Client(cluster)
+    c.wait_for_workers(n, timeout=120)  # every worker registered before the first task (a loaded machine is slow)
     log.info("local Dask cluster: %d workers, dashboard %s", n, c.dashboard_link)
     return c
 
