@@ -51,6 +51,8 @@ def client(address: str | None = None, *, n_workers: int | None = None, threads_
     address = address or os.environ.get(SCHEDULER_ENV) or None
     if address:
         try:
+            if not _port_open(address, timeout):  # fail before distributed starts (and strands) an event loop
+                raise TimeoutError(address)
             c = Client(address, timeout=timeout)
         except ValueError:
             raise ClusterError(f"invalid Dask scheduler address {_redact(address)}: give tcp://HOST:PORT (or "
@@ -75,6 +77,26 @@ def client(address: str | None = None, *, n_workers: int | None = None, threads_
     c.wait_for_workers(n, timeout=120)  # every worker registered before the first task (a loaded machine is slow)
     log.info("local Dask cluster: %d workers, dashboard %s", n, c.dashboard_link)
     return c
+
+
+def _port_open(address: str, timeout: float) -> bool:
+    """False when nothing accepts a TCP connection at the host:port of ``address``; True when it does or the
+    address has no host:port to try (distributed then reports what is wrong with it)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return True
+    if not host or not port:
+        return True
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def dashboard_link(c: Any) -> str | None:
