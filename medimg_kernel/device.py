@@ -264,6 +264,12 @@ def device_policy(device: str | None = None, precision: str | None = None, *,
     if prec == "fp16" and dev == "cpu":
         raise ConfigError("precision 'fp16' is not supported for training on CPU: choose fp32 or bf16")
     threads = cpu["cores"] if dev == "cpu" else max(1, min(cpu["cores"], 8))
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and 1 <= int(omp) < threads:
+        # a process told to use fewer threads (a grader or runner sharing the machine) keeps to it: more
+        # torch threads than free cores make OpenMP's spinning barriers slow a step down many times over
+        threads = int(omp)
+        why += f"; {threads} thread(s) as OMP_NUM_THREADS says"
     threads_req = os.environ.get("MEDIMG_NUM_THREADS", "").strip()
     if threads_req:
         if not threads_req.isdigit() or int(threads_req) < 1:

@@ -60,7 +60,7 @@ def _env(threads: int | None = None) -> dict[str, str]:
     # nbgrader runs `alembic` (and kernels) from PATH: put this interpreter's bin folder first
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     if threads:
-        for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MEDIMG_NUM_THREADS"):
             env[key] = str(threads)
     return env
 
@@ -310,6 +310,7 @@ class DryRun:
     max_points: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
 
     def mismatches(self) -> list[str]:
         """Grade cells whose actual score differs from the fixture's expectation (empty when all agree)."""
@@ -338,6 +339,8 @@ class DryRun:
                 f"  {student:<9} expected {want:>5g}  got {got if got is not None else '-':>5}  "
                 f"({'; '.join(self.notes.get(student, []))})"
             )
+        for student, why in self.failures.items():
+            lines.append(f"  {student:<9} could not be graded: {why}")
         lines.append("  " + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()))
         return "\n".join(lines)
 
@@ -425,6 +428,7 @@ def _stage_submit_fixtures(ctx: DryRunContext) -> None:
 def _stage_autograde(ctx: DryRunContext) -> None:
     ctx.report.seconds["autograde"] = autograde(ctx.course, ctx.assignment, jobs=ctx.jobs)
     ctx.report.actual = gradebook_scores(ctx.course, ctx.assignment)
+    ctx.report.failures = dict(autograde_failures(ctx.course, ctx.assignment))
 
 
 def _stage_feedback(ctx: DryRunContext) -> None:

@@ -51,6 +51,7 @@ def test_auto_policy_on_cpu_starts_in_fp32_and_asks_to_measure(monkeypatch):
     monkeypatch.delenv("MEDIMG_PRECISION", raising=False)
     monkeypatch.delenv("MEDIMG_DEVICE", raising=False)
     monkeypatch.delenv("MEDIMG_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     pol = device_policy()
     assert pol.device == "cpu"
     # no fixed feature-flag rule: fp32 + contiguous until a fit measures the candidates on the model
@@ -119,6 +120,23 @@ def test_thread_count_override_and_sharing(monkeypatch):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_omp_num_threads_is_a_ceiling(monkeypatch):
+    """A grader or runner that starts a kernel with OMP_NUM_THREADS=1 beside others gets one torch thread
+    (torch.set_num_threads(cores) there oversubscribed the cores and made a 12 s notebook time out)."""
+    monkeypatch.delenv("MEDIMG_NUM_THREADS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    pol = device_policy(device="cpu")
+    assert pol.num_threads == 1
+    if cores > 1:
+        assert "OMP_NUM_THREADS" in pol.reason
+    monkeypatch.setenv("OMP_NUM_THREADS", str(cores + 8))  # more than the machine has: cores still win
+    assert device_policy(device="cpu").num_threads == cores
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("MEDIMG_NUM_THREADS", "2")  # the kit's own setting has the last word
+    assert device_policy(device="cpu").num_threads == 2
 
 
 def test_deterministic_flags(monkeypatch):
