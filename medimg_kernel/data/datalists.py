@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import ConfigError, RegistryError
 
-__all__ = ["split_items", "mednist_datalist", "msd_datalist", "ixi_datalist", "medmnist_arrays", "find_root"]
+__all__ = ["split_items", "mednist_datalist", "msd_datalist", "ixi_datalist", "medmnist_arrays", "find_root",
+           "oasis_session_info", "oasis_datalist", "split_by_subject", "oasis_arrays"]
 
 _IMAGE_EXT = (".jpeg", ".jpg", ".png")
 
@@ -124,3 +125,97 @@ def medmnist_arrays(npz_path: Path, split: str) -> dict[str, Any]:
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     return {"images": np.ascontiguousarray(images), "labels": labels}
+
+
+# ------------------------------------------------------------------------------------------ OASIS-1
+_OASIS_SESSION = re.compile(r"^(OAS1_\d{4})_(MR\d)\.txt$")
+#: the session sheet's keys -> item keys (numbers unless noted)
+_OASIS_FIELDS = {"AGE": "age", "M/F": "sex", "HAND": "hand", "EDUC": "educ", "SES": "ses", "CDR": "cdr",
+                 "MMSE": "mmse", "eTIV": "etiv", "ASF": "asf", "nWBV": "nwbv"}
+#: the image of a session, best first: atlas-registered brain-masked, atlas-registered, the first raw scan
+OASIS_IMAGES = ("PROCESSED/MPRAGE/T88_111/*_t88_masked_gfc.img", "PROCESSED/MPRAGE/T88_111/*_t88_gfc.img",
+                "RAW/*_mpr-1_anon.img")
+
+
+def oasis_session_info(path: Path) -> dict[str, Any]:
+    """Read an OASIS-1 session sheet (``OAS1_0001_MR1.txt``): age, sex (``"F"``/``"M"``), CDR, MMSE, ...;
+    a blank value (young subjects have no CDR or MMSE) becomes NaN."""
+    info: dict[str, Any] = {}
+    for line in Path(path).read_text(encoding="latin-1").splitlines():
+        key, sep, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in _OASIS_FIELDS or _OASIS_FIELDS[key] in info:
+            continue
+        name = _OASIS_FIELDS[key]
+        if name in ("sex", "hand"):
+            info[name] = value[:1].upper() if value else None
+        else:
+            try:
+                info[name] = float(value)
+            except ValueError:
+                info[name] = float("nan")
+    if info.get("sex") not in ("F", "M"):
+        raise RegistryError(f"{path}: no 'M/F:' line with Female or Male; fetch the dataset again")
+    return info
+
+
+def oasis_datalist(folder: Path) -> list[dict[str, Any]]:
+    """Datalist of the OASIS-1 sessions under ``folder``: image (Analyze ``.img``), subject, session, the
+    session sheet's values, and ``label`` = sex (0 F, 1 M)."""
+    items = []
+    for sheet in sorted(folder.rglob("OAS1_*_MR*.txt")):
+        m = _OASIS_SESSION.match(sheet.name)
+        if not m or sheet.parent.name != sheet.stem:
+            continue
+        image = next((hit for pattern in OASIS_IMAGES for hit in sorted(sheet.parent.glob(pattern))), None)
+        if image is None:
+            raise RegistryError(f"{sheet.parent}: no image ({' or '.join(OASIS_IMAGES)}); fetch the dataset again")
+        info = oasis_session_info(sheet)
+        items.append({"image": str(image), "subject": m.group(1), "session": m.group(2), **info,
+                      "label": int(info["sex"] == "M")})
+    if not items:
+        raise RegistryError(f"no OASIS-1 session folders (OAS1_xxxx_MR1/OAS1_xxxx_MR1.txt) under {folder}; "
+                            "fetch the dataset again")
+    return items
+
+
+def split_by_subject(items: list[dict[str, Any]], fractions: dict[str, Any], split: str, *,
+                     seed: int = 0) -> list[dict[str, Any]]:
+    """The ``split`` share of ``items`` with whole subjects in one split (repeat scans never leak)."""
+    subjects = sorted({it["subject"] for it in items})
+    keep = set(split_items(subjects, fractions, split, seed=seed))
+    return [it for it in items if it["subject"] in keep]
+
+
+def oasis_arrays(items: list[dict[str, Any]], size: int, slices: int = 3) -> dict[str, Any]:
+    """Axial slices of each session's brain: ``images`` float32 (N, 1, size, size) in [0, 1] (each volume
+    scaled by its 99.5th percentile), ``labels`` = sex, ``subject`` per image and ``metadata``, a per-image
+    table of subject, sex, age, CDR, MMSE, eTIV and nWBV. The slices are spread over the middle fifth of the
+    brain's extent from bottom to top."""
+    import nibabel as nib
+    import pandas as pd
+    from skimage.transform import resize
+
+    from ..errors import DataError
+
+    images, rows = [], []
+    for it in items:
+        try:
+            img = nib.as_closest_canonical(nib.load(it["image"]))
+            vol = np.asarray(img.dataobj, dtype=np.float32).reshape(img.shape[:3])
+        except Exception as err:
+            raise DataError(f"{it['image']}: not a readable Analyze/NIfTI volume ({err}); fetch the dataset "
+                            "again") from None
+        z = np.flatnonzero(vol.reshape(-1, vol.shape[2]).max(0) > 0)
+        lo, hi = (int(z[0]), int(z[-1])) if len(z) else (0, vol.shape[2] - 1)
+        scale = float(np.percentile(vol[vol > 0], 99.5)) if (vol > 0).any() else 1.0
+        for f in np.linspace(0.4, 0.6, slices) if slices > 1 else [0.5]:
+            k = int(round(lo + f * (hi - lo)))
+            sl = np.clip(vol[:, :, k] / (scale or 1.0), 0, 1)
+            images.append(resize(np.rot90(sl), (size, size), order=1, anti_aliasing=True, preserve_range=True))
+            rows.append({key: it.get(key) for key in ("subject", "session", "sex", "age", "cdr", "mmse", "etiv",
+                                                      "nwbv")})
+    meta = pd.DataFrame(rows)
+    return {"images": np.asarray(images, np.float32).reshape(-1, 1, size, size),
+            "labels": np.array([int(s == "M") for s in meta.get("sex", [])], np.int64),
+            "subject": meta["subject"].to_numpy() if len(meta) else np.array([], str), "metadata": meta}

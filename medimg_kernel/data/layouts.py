@@ -37,6 +37,11 @@ def _ixi(names: list[str]) -> bool:
     return any(re.search(r"(^|/)IXI\d+-[A-Za-z]+-\d+-[A-Za-z0-9]+\.nii(\.gz)?$", n) for n in names)
 
 
+def _oasis1(names: list[str]) -> bool:
+    return any(re.search(r"(^|/)(OAS1_\d{4}_MR\d)/\2\.txt$", n) for n in names) and any(
+        n.endswith(".img") for n in names)
+
+
 def _medmnist_keys(path: Path) -> bool:
     import numpy as np
 
@@ -53,6 +58,8 @@ LAYOUTS: dict[str, tuple[str, Callable[[list[str]], bool]]] = {
     "mednist": ("a tar.gz of MedNIST/<ClassName>/<n>.jpeg", _mednist),
     "msd": ("a tar of <TaskNN_Name>/dataset.json with imagesTr/, labelsTr/ and imagesTs/ *.nii.gz", _msd),
     "ixi": ("a tar of IXI<id>-<site>-<n>-<modality>.nii.gz files", _ixi),
+    "oasis1": ("a tar.gz of disc<N>/OAS1_<id>_MR<k>/ session folders, each with OAS1_<id>_MR<k>.txt and "
+               "Analyze .hdr/.img images", _oasis1),
     "weights": ("a zip holding the entry's checkpoint (e.g. <bundle>/models/model.pt)", lambda names: any(
         n.endswith((".pt", ".pth", ".ts", ".ckpt")) for n in names)),
 }

@@ -389,6 +389,19 @@ def _load_ixi(entry: DatasetEntry, req: LoadRequest) -> Any:
     return _file_dataset(items, ["image"], req, _spatial3(req), entry.name, class_names=sites)
 
 
+@register_loader("oasis1")
+def _load_oasis1(entry: DatasetEntry, req: LoadRequest) -> Any:
+    """OASIS-1 sessions split by subject; arrays of axial slices (label = sex) with their metadata table."""
+    from .datalists import oasis_arrays, oasis_datalist, split_by_subject
+
+    items = split_by_subject(oasis_datalist(_folder(entry, req)), entry.splits, req.split, seed=req.seed)
+    if req.n is not None:
+        keep = sorted({it["subject"] for it in items})[: int(req.n)]  # n subjects, with all their sessions
+        items = [it for it in items if it["subject"] in keep]
+    size = int(req.options.get("size") or req.params.get("image_size") or 64)
+    return _arrays_or_dataset(oasis_arrays(items, size, int(entry.options.get("slices", 3))), req)
+
+
 @register_loader("dicom_series")
 def _load_dicom_series(entry: DatasetEntry, req: LoadRequest) -> Any:
     """A data list of the pinned series (fetched and verified first): one dict per series, whose ``image``

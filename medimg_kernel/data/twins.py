@@ -47,7 +47,7 @@ MSD_TASKS: dict[str, tuple[str, dict[str, str], tuple[float, float, float], str]
     "Task10_Colon": ("colon", {"0": "CT"}, (0.78, 0.78, 5.0), "CT"),
 }
 
-_DEFAULT_N = {"mednist": 24, "msd": 8, "medmnist": 60, "ixi": 12, "weights": 1}
+_DEFAULT_N = {"mednist": 24, "msd": 8, "medmnist": 60, "ixi": 12, "oasis1": 20, "weights": 1}
 
 
 def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -186,6 +186,53 @@ def _twin_ixi(entry: DatasetEntry, out: Path, n: int, seed: int) -> None:
             _add(tf, f"IXI{i + 2:03d}-{site}-{1000 + i}-{mod}.nii.gz", _nii_gz(img.astype(np.float32), affine))
 
 
+# ---------------------------------------------------------------------------------------- OASIS-1
+def _analyze_pair(arr: np.ndarray, zooms: tuple[float, ...]) -> tuple[bytes, bytes]:
+    """The ``.hdr`` and ``.img`` bytes of an Analyze 7.5 image (how OASIS-1 ships every volume)."""
+    import tempfile
+
+    import nibabel as nib
+
+    img = nib.AnalyzeImage(arr, np.diag([*zooms[:3], 1.0]))
+    img.header.set_zooms(zooms)
+    with tempfile.TemporaryDirectory() as tmp:
+        nib.save(img, Path(tmp) / "x.img")
+        return (Path(tmp) / "x.hdr").read_bytes(), (Path(tmp) / "x.img").read_bytes()
+
+
+def _twin_oasis1(entry: DatasetEntry, out: Path, n: int, seed: int) -> None:
+    """``disc1/OAS1_<id>_MR1/`` folders: the session sheet and the T88_111 brain-masked Analyze volume
+    (int16, 1 mm, 4-D with a last axis of 1 as published). The generated brains are ellipsoids whose
+    ventricles widen with age and that are a little larger in men, so a model has something to learn."""
+    rng = np.random.default_rng(seed)
+    shape = (22, 26, 22)
+    grid = np.stack(np.meshgrid(*[np.linspace(-1, 1, k) for k in shape], indexing="ij"))
+    with tarfile.open(out, "w:gz") as tf:
+        for i in range(n):
+            sid = f"OAS1_{i + 1:04d}_MR1"
+            male = i % 2 == 1
+            age = int(rng.integers(18, 97))
+            cdr = "" if age < 60 else str(rng.choice([0, 0, 0.5, 1]))
+            mmse = "" if age < 60 else str(int(rng.integers(20, 31)))
+            r = 0.8 + (0.08 if male else 0.0) + rng.normal(0, 0.02)
+            brain = (grid ** 2).sum(0) <= r ** 2
+            vent = (grid[0] / (0.12 + 0.003 * (age - 18))) ** 2 + (grid[1] / 0.3) ** 2 + (grid[2] / 0.25) ** 2 <= 1
+            vol = np.where(brain & ~vent, 600 + rng.normal(0, 40, shape), 0).clip(0).astype(np.int16)
+            etiv = int(1450 + (160 if male else 0) + rng.normal(0, 60))
+            sheet = (f"SESSION ID:       {sid}\nAGE:              {age}\nM/F:              "
+                     f"{'Male' if male else 'Female'}\nHAND:             Right\nEDUC:             "
+                     f"{int(rng.integers(1, 6))}\nSES:              {int(rng.integers(1, 6))}\nCDR:              "
+                     f"{cdr}\nMMSE:             {mmse}\neTIV:             {etiv}\nASF:              "
+                     f"{1755 / etiv:.3f}\nnWBV:             {0.85 - 0.003 * (age - 18):.3f}\n\n"
+                     f"SCAN NUMBER:      mpr-1\nTYPE:             MPRAGE\nVox res (mm):     1.0 x 1.0 x 1.25\n")
+            base = f"disc1/{sid}"
+            _add(tf, f"{base}/{sid}.txt", sheet.encode("latin-1"))
+            hdr, img = _analyze_pair(vol[..., None], (1.0, 1.0, 1.0, 1.0))
+            stem = f"{base}/PROCESSED/MPRAGE/T88_111/{sid}_mpr_n4_anon_111_t88_masked_gfc"
+            _add(tf, f"{stem}.hdr", hdr)
+            _add(tf, f"{stem}.img", img)
+
+
 # ------------------------------------------------------------------------------------------ weights
 def _twin_weights(entry: DatasetEntry, out: Path, n: int, seed: int) -> None:
     """A MONAI-bundle-shaped zip: <bundle>/configs/metadata.json and the checkpoint, a state dict of the
@@ -246,7 +293,7 @@ def _twin_bucket(entry: DatasetEntry, out_dir: Path, seed: int) -> Path:
 
 _GENERATORS: dict[str, Callable[[DatasetEntry, Path, int, int], None]] = {
     "mednist": _twin_mednist, "msd": _twin_msd, "medmnist": _twin_medmnist, "ixi": _twin_ixi,
-    "weights": _twin_weights,
+    "oasis1": _twin_oasis1, "weights": _twin_weights,
 }
 
 

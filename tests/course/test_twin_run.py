@@ -32,7 +32,7 @@ from medimg_kernel.runtime.runner import course_notebooks, course_root
 pytestmark = pytest.mark.slow
 
 TWINS = {"mednist": 60, "msd-spleen": 8, "msd-hippocampus": 8, "msd-lung": 8, "msd-braintumour": 8,
-         "monai-spleen-ct-unet": 1}
+         "monai-spleen-ct-unet": 1, "oasis1-disc1": 20}
 IDC = "idc-qiba-ct-liver-phantom"  # served from an S3 bucket, not over HTTP
 
 # tiny standard-tier sizes per lesson: every key must be one the lesson knows (else the run fails first)
@@ -48,7 +48,7 @@ SETS = {
     "09": ("n_train=64 n_test=32 epochs=1 n_explain=4 smooth_samples=2 ig_steps=4 n_random=2 curve_steps=4 "
            "volume_size=24 n_train_3d=16 epochs_3d=1 n_explain_3d=2 occlusion_half_box=5 image_size=32"),
     "10": ("image_size=32 n_train=120 n_val=150 n_test=120 epochs=1 n_boot=20 n_patients=200 perm_repeats=2 "
-           "shapley_rows=10 shapley_samples=4"),
+           "shapley_rows=10 shapley_samples=4 oasis_epochs=1"),
     "11": "size=64 n_train=32 n_heldout=16 max_epochs=1 batch_size=8 n_calibration=8 bench_runs=5 cine_repeat=1",
     "12": "n_scans=40 workers=2 sizes=[8,16] n_tasks=4 n_zarr=4 ddp_n=32 ddp_epochs=1",
 }
@@ -140,7 +140,7 @@ def test_full_tier_segments_the_spleen_ct_twin(twin_run):
 def test_twins_came_through_the_loopback_server_and_are_announced(twin_run):
     res, rep, requested, manifest = twin_run
     for name in ("MedNIST.tar.gz", "Task09_Spleen.tar", "Task04_Hippocampus.tar", "Task06_Lung.tar",
-                 "Task01_BrainTumour.tar"):
+                 "Task01_BrainTumour.tar", "oasis_cross-sectional_disc1.tar.gz"):
         assert f"/{name}" in requested, f"{name} was never downloaded from the server: {requested}"
     for name in TWINS:
         assert f"note: dataset {name!r} is redefined by {manifest}" in res.stdout
@@ -163,4 +163,5 @@ def test_overrides_are_recorded_per_notebook(twin_run):
     assert by["02"]["overrides"]["n_train"] == 48 and by["02"]["overrides"]["imbalance_options"] == {}
     assert by["07"]["overrides"]["channels"] == [4, 8, 16, 32]  # YAML list
     assert by["01"]["overrides"] == {}
+    assert by["10"]["metrics"]["oasis_test_subjects"] >= 2  # lesson 10's real-subgroup part ran on the OASIS-1 twin
     assert "05:n_source=48" in rep["overrides"]

@@ -23,7 +23,8 @@ from medimg_kernel.errors import ConfigError, DataError
 @pytest.fixture(scope="module")
 def twins(tmp_path_factory):
     out = tmp_path_factory.mktemp("twins")
-    names = ["mednist", "msd-braintumour", "msd-spleen", "pneumoniamnist", "pathmnist", "organmnist3d", "ixi-t1"]
+    names = ["mednist", "msd-braintumour", "msd-spleen", "pneumoniamnist", "pathmnist", "organmnist3d", "ixi-t1",
+             "oasis1-disc1"]
     manifest = write_twins(names, out, n={"mednist": 6}, progress=False)
     return out, manifest
 
@@ -83,6 +84,44 @@ def test_manifest_redefines_the_real_names_and_the_real_loaders_read_it(twins, t
     assert v["images"].shape == (2, 4, 16, 16, 16)
     ixi = mk.load("ixi-t1", split="train", as_arrays=True, n=3, size=16)
     assert ixi["images"].shape == (3, 1, 16, 16, 16)
+
+
+def test_oasis_twin_has_session_folders_sheets_and_analyze_images(twins, tmp_path, monkeypatch):
+    out, manifest = twins
+    with tarfile.open(out / "oasis_cross-sectional_disc1.tar.gz", "r:gz") as tf:
+        names = tf.getnames()
+        tf.extractall(tmp_path, filter="data")
+    sid = "OAS1_0001_MR1"
+    stem = f"disc1/{sid}/PROCESSED/MPRAGE/T88_111/{sid}_mpr_n4_anon_111_t88_masked_gfc"
+    assert {f"disc1/{sid}/{sid}.txt", f"{stem}.hdr", f"{stem}.img"} <= set(names)
+    img = nib.load(tmp_path / f"{stem}.img")
+    assert isinstance(img, nib.AnalyzeImage) and img.shape[-1] == 1 and img.get_data_dtype() == np.int16
+    sheet = (tmp_path / f"disc1/{sid}/{sid}.txt").read_text()
+    assert "M/F:" in sheet and "CDR:" in sheet and "nWBV:" in sheet
+    monkeypatch.setenv("MEDIMG_REGISTRY", str(manifest))
+    monkeypatch.setenv("MEDIMG_DATA", str(tmp_path / "cache"))
+    splits = {s: mk.load("oasis1-disc1", split=s, as_arrays=True, size=16) for s in ("train", "val", "test")}
+    subjects = [set(d["subject"]) for d in splits.values()]
+    assert sum(map(len, subjects)) == 20 and not (subjects[0] & subjects[1] | subjects[0] & subjects[2])
+    tr = splits["train"]
+    assert tr["images"].shape == (3 * len(subjects[0]), 1, 16, 16) and 0 <= tr["images"].min() < tr["images"].max() <= 1
+    meta = tr["metadata"]
+    assert list(tr["labels"]) == [int(s == "M") for s in meta["sex"]]
+    assert meta.loc[meta.age < 60, "cdr"].isna().all()  # young subjects have no dementia rating
+    assert set(meta.columns) >= {"subject", "sex", "age", "cdr", "mmse", "etiv", "nwbv"}
+
+
+def test_oasis_sheet_without_sex_is_refused(tmp_path):
+    from medimg_kernel.data.datalists import oasis_session_info
+    from medimg_kernel.errors import RegistryError
+
+    p = tmp_path / "OAS1_0001_MR1.txt"
+    p.write_text("SESSION ID: OAS1_0001_MR1\nAGE: 74\nCDR:\n")
+    with pytest.raises(RegistryError, match="OAS1_0001_MR1.txt: no 'M/F:' line"):
+        oasis_session_info(p)
+    p.write_text("AGE: 74\nM/F: Female\nCDR: \nMMSE: 29\n")
+    info = oasis_session_info(p)
+    assert info["sex"] == "F" and info["age"] == 74 and np.isnan(info["cdr"]) and info["mmse"] == 29
 
 
 def test_twin_of_a_dataset_without_a_family_is_refused_before_writing(tmp_path):
