@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import ConfigError, RegistryError
 
 __all__ = ["split_items", "mednist_datalist", "msd_datalist", "ixi_datalist", "medmnist_arrays", "find_root",
-           "oasis_session_info", "oasis_datalist", "split_by_subject", "oasis_arrays"]
+           "oasis_session_info", "oasis_datalist", "split_by_subject", "oasis_arrays", "survival_table"]
 
 _IMAGE_EXT = (".jpeg", ".jpg", ".png")
 
@@ -219,3 +219,49 @@ def oasis_arrays(items: list[dict[str, Any]], size: int, slices: int = 3) -> dic
     return {"images": np.asarray(images, np.float32).reshape(-1, 1, size, size),
             "labels": np.array([int(s == "M") for s in meta.get("sex", [])], np.int64),
             "subject": meta["subject"].to_numpy() if len(meta) else np.array([], str), "metadata": meta}
+
+
+# ------------------------------------------------------------------------------- survival tables
+_GRADES = {"well differentiated": 1.0, "intermediate": 2.0, "poorly differentiated": 3.0}
+
+
+def survival_table(table: str, clinical: list[str]) -> dict[str, Any]:
+    """A real survival cohort that scikit-survival ships (``sksurv.datasets.load_<table>``), as numeric
+    ``clinical`` and ``genomic`` tables (every column not in ``clinical``) indexed by ``patient_id``, with
+    ``time`` and ``event`` (1 = event observed). Categories become numbers: a yes/no column is 0/1, tumour
+    grade 1-3 (unknown: NaN), any other category one-hot."""
+    import pandas as pd
+
+    try:
+        import sksurv.datasets as sd
+    except ImportError:
+        raise ConfigError(f"survival table {table!r} ships with scikit-survival: pip install scikit-survival") from None
+    loader = getattr(sd, f"load_{table}", None)
+    if loader is None:
+        raise ConfigError(f"scikit-survival has no dataset {table!r} (sksurv.datasets.load_{table})")
+    x, y = loader()
+    event_field, time_field = y.dtype.names
+    x = x.reset_index(drop=True)
+    x.index = pd.Index([f"P{i:03d}" for i in range(len(x))], name="patient_id")
+    cols = {}
+    for c in x.columns:
+        col = x[c]
+        if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object:
+            values = {str(v) for v in col.dropna().unique()}
+            if c == "grade":
+                cols[c] = col.astype(str).map(_GRADES).astype(float)
+            elif values == {"positive", "negative"}:
+                cols[f"{c}_positive"] = (col.astype(str) == "positive").astype(float)
+            else:
+                for v in sorted(values):
+                    cols[f"{c}_{v}"] = (col.astype(str) == v).astype(float)
+        else:
+            cols[c] = col.astype(float)
+    num = pd.DataFrame(cols, index=x.index)
+    clin_cols = [c for c in num.columns if c.split("_")[0] in clinical or c in clinical]
+    missing = [c for c in clinical if not any(k == c or k.startswith(f"{c}_") for k in clin_cols)]
+    if missing:
+        raise ConfigError(f"survival table {table!r} has no column(s) {missing}; it has {list(x.columns)[:8]} ...")
+    return {"clinical": num[clin_cols], "genomic": num.drop(columns=clin_cols),
+            "time": np.asarray(y[time_field], dtype=np.float64), "event": np.asarray(y[event_field], dtype=np.int64),
+            "patient_id": num.index.to_numpy()}

@@ -82,6 +82,13 @@ def dataset_path(
     if entry.source == "package":
         from .samples import _nilearn_data_dir, sample_path
 
+        if "table" in entry.options:  # a survival table scikit-survival ships: its data folder
+            import importlib.util
+
+            spec = importlib.util.find_spec("sksurv")
+            if spec is None or not spec.origin:
+                raise ConfigError(f"{name!r} ships with scikit-survival: pip install scikit-survival")
+            return Path(spec.origin).parent / "datasets" / "data"
         if entry.options["sample"] == "mni152":  # shipped with nilearn: its data folder
             folder = _nilearn_data_dir()
             if folder is None:

@@ -402,6 +402,18 @@ def _load_oasis1(entry: DatasetEntry, req: LoadRequest) -> Any:
     return _arrays_or_dataset(oasis_arrays(items, size, int(entry.options.get("slices", 3))), req)
 
 
+@register_loader("survival_table")
+def _load_survival_table(entry: DatasetEntry, req: LoadRequest) -> Any:
+    """A survival cohort shipped by scikit-survival, split by patient: clinical and genomic tables, time, event."""
+    from .datalists import split_items, survival_table
+
+    if not req.as_arrays:
+        raise ConfigError(f"{entry.name!r} is a table: use mk.load({entry.name!r}, as_arrays=True)")
+    full = survival_table(str(entry.options["table"]), list(entry.options.get("clinical", [])))
+    rows = _subsample(split_items(list(range(len(full["time"]))), entry.splits, req.split, seed=req.seed), req.n)
+    return {k: (v.iloc[rows] if hasattr(v, "iloc") else v[rows]) for k, v in full.items()}
+
+
 @register_loader("dicom_series")
 def _load_dicom_series(entry: DatasetEntry, req: LoadRequest) -> Any:
     """A data list of the pinned series (fetched and verified first): one dict per series, whose ``image``

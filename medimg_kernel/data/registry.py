@@ -215,8 +215,9 @@ def _parse_entry(raw: Any, where: str) -> DatasetEntry:
         for s in series:
             if not isinstance(s, dict) or not {"folder", "series_uid", "instances"} <= set(s):
                 raise _fail(where, f"every options.series entry needs folder, series_uid and instances, got {s!r}")
-    if raw["source"] == "package" and "sample" not in options:
-        raise _fail(where, "a package dataset needs options.sample (a shipped sample name)")
+    if raw["source"] == "package" and "sample" not in options and "table" not in options:
+        raise _fail(where, "a package dataset needs options.sample (a shipped sample name) or options.table "
+                           "(a survival table scikit-survival ships)")
     splits = raw.get("splits") or {}
     if not isinstance(splits, dict):
         raise _fail(where, f"splits must be a mapping of split name to size or fraction, got {splits!r}")

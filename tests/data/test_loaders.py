@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -85,3 +86,25 @@ def test_ixi_loader(ixi_manifest, data_dir):
         "test-ixi", split="test", data_dir=data_dir, manifests=[ixi_manifest], size=8, as_arrays=True
     )
     assert arrays["images"].shape == (1, 1, 8, 8, 8) and arrays["labels"].shape == (1,)
+
+
+def test_survival_table_shipped_by_scikit_survival_splits_by_patient():
+    """GSE7390 (198 real patients) comes from scikit-survival's own file: numeric tables, disjoint splits."""
+    pytest.importorskip("sksurv")
+    from sksurv.datasets import load_breast_cancer
+
+    splits = {s: mk.load("gse7390-breast-cancer", split=s, as_arrays=True) for s in ("train", "val", "test")}
+    ids = [set(d["patient_id"]) for d in splits.values()]
+    assert sum(map(len, ids)) == 198 and not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    x, y = load_breast_cancer()
+    tr = splits["train"]
+    assert list(tr["clinical"].columns) == ["age", "er_positive", "grade", "size"]
+    assert tr["genomic"].shape[1] == 76 and all(c.endswith("_at") for c in tr["genomic"].columns)
+    rows = [int(p[1:]) for p in tr["patient_id"]]  # P<row>: the row of scikit-survival's table
+    np.testing.assert_array_equal(tr["time"], y["t.tdm"][rows])
+    np.testing.assert_array_equal(tr["event"], y["e.tdm"][rows].astype(int))
+    np.testing.assert_array_equal(tr["clinical"]["er_positive"], (x["er"].iloc[rows] == "positive").astype(float))
+    grades = pd.concat([d["clinical"]["grade"] for d in splits.values()])
+    assert grades.isna().sum() == 2 and set(grades.dropna()) == {1.0, 2.0, 3.0}  # 'unkown' in the source
+    with pytest.raises(ConfigError, match="is a table: use mk.load"):
+        mk.load("gse7390-breast-cancer", split="train")
