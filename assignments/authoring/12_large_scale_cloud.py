@@ -394,7 +394,14 @@ mk.check("zarr_lazy", _zarr_other_depth_and_slab, _zarr_keeps_dtype, budget=30, 
 import threading  # noqa: E402
 import time  # noqa: E402
 
+import logging  # noqa: E402
+
 from dask.distributed import Client, LocalCluster  # noqa: E402
+
+# distributed logs its warnings to stderr (on a busy machine: "event loop was unresponsive ..."), and a test
+# cell that writes to stderr scores 0; only errors are worth printing here
+for _name in ["distributed", "tornado", *[n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]]:
+    logging.getLogger(_name).setLevel(logging.ERROR)
 
 
 def small_client(workers=2):
