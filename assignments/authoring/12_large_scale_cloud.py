@@ -391,10 +391,9 @@ mk.check("zarr_lazy", _zarr_other_depth_and_slab, _zarr_keeps_dtype, budget=30, 
 # workers.
 
 # %% readonly id=ex6_setup
+import logging  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-
-import logging  # noqa: E402
 
 from dask.distributed import Client, LocalCluster  # noqa: E402
 
