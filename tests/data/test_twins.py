@@ -163,3 +163,14 @@ def test_medmnist_npz_with_the_wrong_keys_is_refused(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="pneumoniamnist.npz of dataset 'pneumoniamnist' is not an .npz holding"):
         mk.fetch("pneumoniamnist", manifests=[man], progressbar=False)
     assert not (tmp_path / "cache" / "pneumoniamnist" / "pneumoniamnist.npz").exists()
+
+
+def test_oasis_layout_accepts_session_folders_and_refuses_other_archives():
+    from medimg_kernel.data.layouts import LAYOUTS
+
+    words, ok = LAYOUTS["oasis1"]
+    sid = "OAS1_0001_MR1"
+    assert ok([f"disc1/{sid}/{sid}.txt", f"disc1/{sid}/RAW/{sid}_mpr-1_anon.img"])
+    assert not ok([f"disc1/{sid}/{sid}.txt"])  # a sheet without any image
+    assert not ok(["IXI002-Guys-0828-T1.nii.gz"]) and not ok([f"disc1/{sid}/OAS1_0002_MR1.txt", "x.img"])
+    assert "OAS1_<id>_MR<k>" in words
